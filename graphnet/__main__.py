@@ -1,0 +1,5 @@
+"""`python -m graphnet ...`"""
+
+from graphnet.cli import main
+
+main()

@@ -1,0 +1,348 @@
+"""Expansion: params, expressions, blocks, repeat and imports -> one flat `Graph` of layers.
+
+    nodes:
+      stage1: {block: residual, inputs: stem, repeat: 2, with: {channels: 16}}
+
+becomes the layer nodes `stage1.0.a`, `stage1.0.b`, `stage1.0.sum`, `stage1.1.a`, ... whose
+inputs are resolved `Endpoint`s. Expansion works scope by scope: every block copy is a `Scope`
+that maps its local names (block inputs, layer ids, nested instances) to values; references are
+resolved once everything is emitted, so the order of nodes in the file does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphnet import expr
+from graphnet.errors import Issue, Path, did_you_mean
+from graphnet.graph import Endpoint
+from graphnet.imports import FileContext
+from graphnet.spec.base import LayerSpec
+from graphnet.spec.document import BlockNode
+from graphnet.spec.validate import validate_layer, validate_model
+
+Alias = tuple["Scope", str, Path]
+
+
+@dataclass
+class Scope:
+    """The names visible inside one block copy (or the top level)."""
+
+    prefix: str
+    ctx: FileContext
+    values: dict[str, Any]
+    inputs: dict[str, Endpoint | Alias] = field(default_factory=dict)
+    layers: dict[str, str] = field(default_factory=dict)
+    instances: dict[str, dict[str, Alias]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    dilation: int = 1
+    trail: tuple[tuple[str, str], ...] = ()
+
+    def names(self) -> list[str]:
+        return [*self.inputs, *self.layers, *self.instances]
+
+
+@dataclass
+class FlatNode:
+    """A layer node produced by expansion, before its references are resolved."""
+
+    id: str
+    spec: LayerSpec
+    scope: Scope
+    path: Path
+    refs: list[tuple[str, str, Path]]
+    inputs: list[tuple[str, Endpoint]] = field(default_factory=list)
+
+
+class Expander:
+    """Collects flat nodes and issues while walking the document's scopes."""
+
+    def __init__(self, max_nodes: int = 1_000_000) -> None:
+        self.nodes: dict[str, FlatNode] = {}
+        self.issues: list[Issue] = []
+        self.max_nodes = max_nodes
+
+    def issue(
+        self, scope: Scope, code: str, message: str, path: Path, hint: str | None = None
+    ) -> None:
+        located = Issue(code, message, path=path, hint=hint, notes=scope.notes)
+        self.issues.append(located.at(scope.ctx.source.locate(path)))
+
+    # -- emitting ---------------------------------------------------------------------------
+
+    def expand_nodes(self, scope: Scope, nodes: Mapping[str, Any], base: Path) -> None:
+        """Emit every node of a `nodes` mapping into `scope`."""
+        for local_id, raw in nodes.items():
+            path = (*base, local_id)
+            if isinstance(raw, Mapping) and "block" in raw:
+                self.instantiate(scope, local_id, raw, path)
+            else:
+                self.emit_layer(scope, local_id, raw, path)
+
+    def emit_layer(self, scope: Scope, local_id: str, raw: Any, path: Path) -> None:
+        flat_id = scope.prefix + local_id
+        scope.layers[local_id] = flat_id
+        data = self.substitute(scope, raw, path, keep=("inputs", "type"))
+        if data is None:
+            return
+        spec, issues = validate_layer(data, path=path, locate=scope.ctx.source.locate)
+        self.issues += [_with_notes(i, scope.notes) for i in issues]
+        if spec is None:
+            return
+        refs = self.port_refs(scope, spec, path)
+        if len(self.nodes) >= self.max_nodes:
+            self.issue(
+                scope,
+                "too-many-nodes",
+                f"the graph expands to more than {self.max_nodes} nodes",
+                path,
+            )
+            raise _Abort
+        self.nodes[flat_id] = FlatNode(flat_id, spec, scope, path, refs)
+
+    def port_refs(self, scope: Scope, spec: LayerSpec, path: Path) -> list[tuple[str, str, Path]]:
+        """`(port, reference, path)` per connected port, after checking the port names/count."""
+        pairs = spec.port_refs()
+        if isinstance(spec.inputs, dict):
+            paths = [(*path, "inputs", port) for port, _ in pairs]
+        elif isinstance(spec.inputs, list):
+            paths = [(*path, "inputs", i) for i in range(len(pairs))]
+        else:
+            paths = [(*path, "inputs")] * len(pairs)
+        if not spec.FREE_PORTS:
+            self.check_ports(scope, spec, pairs, path)
+        return [(port, ref, p) for (port, ref), p in zip(pairs, paths, strict=True)]
+
+    def check_ports(
+        self, scope: Scope, spec: LayerSpec, pairs: list[tuple[str, str]], path: Path
+    ) -> None:
+        ports = spec.PORTS
+        given = [port for port, _ in pairs]
+        unknown = [p for p in given if p not in ports]
+        for port in unknown:
+            hint = did_you_mean(port, list(ports), what="port")
+            self.issue(
+                scope,
+                "unknown-port",
+                f"{spec.type} has no input port '{port}'",
+                (*path, "inputs", port),
+                hint,
+            )
+        if unknown:
+            return
+        if len(given) > len(ports):
+            msg = f"{spec.type} takes at most {len(ports)} input{'s' if len(ports) > 1 else ''} ({', '.join(ports)}); got {len(given)}"
+            self.issue(scope, "arity", msg, (*path, "inputs"))
+            return
+        missing = [p for p in ports[: spec.REQUIRED_PORTS] if p not in given]
+        if missing:
+            msg = f"{spec.type} needs input{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}; got {len(given)} input{'s' if len(given) != 1 else ''}"
+            self.issue(
+                scope, "arity", msg, (*path, "inputs"), hint=f"ports in order: {', '.join(ports)}"
+            )
+
+    def instantiate(self, scope: Scope, local_id: str, raw: Mapping[str, Any], path: Path) -> None:
+        header = {k: v for k, v in raw.items() if k not in ("with", "inputs")}
+        header = self.substitute(scope, header, path, keep=())
+        if header is None:
+            return
+        shell = {**header, "inputs": raw.get("inputs", []), "with": {}}
+        node, issues = validate_model(
+            BlockNode, shell, path=path, locate=scope.ctx.source.locate, what="block instance"
+        )
+        self.issues += [_with_notes(i, scope.notes) for i in issues]
+        if node is None:
+            return
+        found = scope.ctx.find_block(node.block)
+        if found is None:
+            hint = did_you_mean(node.block, scope.ctx.block_names(), what="block")
+            self.issue(
+                scope, "unknown-block", f"unknown block '{node.block}'", (*path, "block"), hint
+            )
+            return
+        if node.block in (name for name, _ in scope.trail):
+            chain = " -> ".join([*(n for n, _ in scope.trail), node.block])
+            self.issue(scope, "block-cycle", f"block recursion: {chain}", (*path, "block"))
+            return
+        instance = BlockInstance(self, scope, local_id, node, raw, path, found)
+        scope.instances[local_id] = instance.expand()
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def substitute(self, scope: Scope, raw: Any, path: Path, keep: tuple[str, ...]) -> Any:
+        """`raw` with every `${...}` evaluated in `scope` (keys in `keep` left as written)."""
+        if not isinstance(raw, Mapping):
+            return raw
+        try:
+            out = {
+                k: (v if k in keep else expr.substitute(v, scope.values)) for k, v in raw.items()
+            }
+        except expr.ExprError as error:
+            self.expr_issue(scope, error, path, raw)
+            return None
+        return out
+
+    def expr_issue(
+        self, scope: Scope, error: expr.ExprError, path: Path, raw: Mapping[str, Any]
+    ) -> None:
+        where = (*path, *getattr(error, "path", ()))
+        position = scope.ctx.source.value_position(where)
+        issue = Issue("expression", error.message, path=where, notes=scope.notes).at(position)
+        if position is not None and issue.column is not None:
+            quoted = (
+                scope.ctx.source.line(position.line)[position.column - 1 : position.column] in "\"'"
+            )
+            issue = Issue(
+                issue.code,
+                issue.message,
+                issue.path,
+                issue.file,
+                issue.line,
+                issue.column + error.offset + int(quoted),
+                notes=issue.notes,
+            )
+        self.issues.append(issue)
+
+
+@dataclass
+class BlockInstance:
+    """One `{block: ...}` node: its copies, their scopes and its outputs."""
+
+    expander: Expander
+    caller: Scope
+    local_id: str
+    node: BlockNode
+    raw: Mapping[str, Any]
+    path: Path
+    found: Any
+
+    def expand(self) -> dict[str, Alias]:
+        definition = self.found.definition
+        indexed = "repeat" in self.raw
+        if self.node.repeat > 1 and (len(definition.inputs) != 1 or len(definition.outputs) != 1):
+            self.expander.issue(
+                self.caller,
+                "bad-repeat",
+                f"repeat needs a block with one input and one output; '{self.node.block}' has "
+                f"{len(definition.inputs)} inputs and {len(definition.outputs)} outputs",
+                (*self.path, "repeat"),
+            )
+            return {}
+        previous: Scope | None = None
+        for copy in range(self.node.repeat):
+            suffix = f".{copy}" if indexed else ""
+            scope = self.copy_scope(copy, f"{self.caller.prefix}{self.local_id}{suffix}.")
+            if scope is None:
+                return {}
+            scope.inputs = self.copy_inputs(definition, previous)
+            self.expander.expand_nodes(scope, self.found.raw_nodes, (*self.found.path, "nodes"))
+            previous = scope
+        assert previous is not None
+        return {
+            name: (previous, ref, (*self.found.path, "outputs", name))
+            for name, ref in definition.outputs.items()
+        }
+
+    def copy_scope(self, copy: int, prefix: str) -> Scope | None:
+        caller = self.caller
+        values = {**caller.values, "i": copy}
+        raw_with = self.raw.get("with", {})
+        if not isinstance(raw_with, Mapping):
+            self.expander.issue(
+                caller,
+                "bad-value",
+                "'with' must be a mapping of block parameters",
+                (*self.path, "with"),
+            )
+            return None
+        given = self.expander.substitute(
+            Scope(caller.prefix, caller.ctx, values, notes=caller.notes),
+            raw_with,
+            (*self.path, "with"),
+            keep=(),
+        )
+        if given is None:
+            return None
+        params = self.found.bind_params(given, self.expander, caller, self.path)
+        if params is None:
+            return None
+        ctx = self.found.ctx
+        note = f"in block '{self.node.block}' used as '{caller.prefix}{self.local_id}' at {_where(caller, self.path)}"
+        return Scope(
+            prefix=prefix,
+            ctx=ctx,
+            values={**ctx.params, **params, "i": copy},
+            notes=(*caller.notes, note),
+            dilation=caller.dilation * self.node.dilation_factor,
+            trail=(*caller.trail, (self.node.block, prefix.rstrip("."))),
+        )
+
+    def copy_inputs(self, definition: Any, previous: Scope | None) -> dict[str, Endpoint | Alias]:
+        names = list(definition.inputs)
+        if previous is not None:
+            ((out_name, out_ref),) = definition.outputs.items()
+            out_path = (*self.found.path, "outputs", out_name)
+            return {names[0]: (previous, out_ref, out_path)}
+        inputs = self.node.inputs
+        base = (*self.path, "inputs")
+        if isinstance(inputs, str):
+            pairs = [(names[0], inputs, base)]
+        elif isinstance(inputs, list):
+            pairs = [(names[i], ref, (*base, i)) for i, ref in enumerate(inputs[: len(names)])]
+        else:
+            pairs = [(name, ref, (*base, name)) for name, ref in inputs.items()]
+        self.check_inputs(names, pairs, inputs)
+        return {name: (self.caller, ref, p) for name, ref, p in pairs if name in names}
+
+    def check_inputs(
+        self, names: list[str], pairs: list[tuple[str, str, Path]], inputs: Any
+    ) -> None:
+        given = [name for name, _, _ in pairs]
+        for name, _, p in pairs:
+            if name not in names:
+                self.expander.issue(
+                    self.caller,
+                    "unknown-port",
+                    f"block '{self.node.block}' has no input '{name}'",
+                    p,
+                    did_you_mean(name, names, what="block input"),
+                )
+        count = len(inputs) if isinstance(inputs, list | dict) else 1
+        missing = [n for n in names if n not in given]
+        if missing or count > len(names):
+            self.expander.issue(
+                self.caller,
+                "arity",
+                f"block '{self.node.block}' takes {len(names)} input{'s' if len(names) != 1 else ''} "
+                f"({', '.join(names)}); got {count}",
+                (*self.path, "inputs"),
+            )
+
+
+class _Abort(Exception):
+    """Expansion stopped early (a limit was hit); the issue is already recorded."""
+
+
+def _where(scope: Scope, path: Path) -> str:
+    position = scope.ctx.source.locate(path)
+    return (
+        f"{position.file}:{position.line}:{position.column}" if position else scope.ctx.source.file
+    )
+
+
+def _with_notes(issue: Issue, notes: tuple[str, ...]) -> Issue:
+    if not notes:
+        return issue
+    return Issue(
+        issue.code,
+        issue.message,
+        issue.path,
+        issue.file,
+        issue.line,
+        issue.column,
+        issue.severity,
+        issue.hint,
+        (*issue.notes, *notes),
+    )

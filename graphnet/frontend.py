@@ -1,0 +1,271 @@
+"""`load` / `loads`: source -> document checks -> expansion -> Graph -> structural and
+channel checks. Every problem is collected and raised together as one `GraphError`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from typing import Any, Literal
+
+import networkx as nx
+
+from graphnet import expr, source
+from graphnet.errors import GraphError, Issue, Path, did_you_mean, raise_if_errors
+from graphnet.expand import Alias, Expander, FlatNode, Scope, _Abort
+from graphnet.graph import Endpoint, Graph, check
+from graphnet.imports import FileContext, collect_blocks, load_imports
+from graphnet.shapes import check_channels
+from graphnet.spec.document import TOP_LEVEL_KEYS, GraphDocument
+
+SKIPPED = ("nodes", "blocks")
+
+
+def load(path: str | os.PathLike[str], *, params: Mapping[str, Any] | None = None) -> Graph:
+    """Read, validate and expand a graph file; raises `GraphError` listing every problem."""
+    src = source.read(path)
+    return build(src, params, FsPath(path).resolve().parent)
+
+
+def loads(
+    text: str,
+    *,
+    format: Literal["yaml", "json"] = "yaml",
+    params: Mapping[str, Any] | None = None,
+    name: str = "<string>",
+) -> Graph:
+    """`load` from a string; imports are resolved relative to the current folder."""
+    src = source.parse(text, file=name, format=format)
+    return build(src, params, FsPath.cwd())
+
+
+def build(src: source.Source, overrides: Mapping[str, Any] | None, root: FsPath) -> Graph:
+    issues: list[Issue] = []
+    stack = (FsPath(src.file).resolve(),) if src.file != "<string>" else ()
+    ctx, header = open_context(src, overrides, root, stack, issues)
+    if ctx is None or header is None:
+        raise GraphError(issues)
+    top = Scope("", ctx, dict(ctx.params), inputs={n: Endpoint(n) for n in header.inputs})
+    expander = Expander()
+    try:
+        expander.expand_nodes(top, src.data.get("nodes") or {}, ("nodes",))
+    except _Abort:
+        raise GraphError([*issues, *expander.issues]) from None
+    issues += expander.issues
+    resolver = Resolver(issues)
+    for node in expander.nodes.values():
+        node.inputs = resolver.node_inputs(node)
+    outputs = resolver.outputs(top, header.outputs)
+    if not header.outputs and src.data.get("nodes"):
+        issues.append(
+            Issue(
+                "no-outputs",
+                "the graph declares no outputs",
+                ("outputs",),
+                hint="add `outputs: {name: node_id}`",
+            ).at(src.locate(("outputs",)) or src.locate(()))
+        )
+    graph = _graph(header, src, ctx, expander.nodes, outputs)
+    if not any(i.severity == "error" for i in issues):
+        issues += check(graph)
+    if not any(i.severity == "error" for i in issues):
+        issues += check_channels(graph)
+    graph.warnings = raise_if_errors(issues)
+    return graph
+
+
+def open_context(
+    src: source.Source,
+    overrides: Mapping[str, Any] | None,
+    root: FsPath,
+    stack: tuple[FsPath, ...],
+    issues: list[Issue],
+) -> tuple[FileContext | None, GraphDocument | None]:
+    """Validate a file's top level, evaluate its params, collect its blocks and imports."""
+    data = src.data
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            hint = did_you_mean(str(key), list(TOP_LEVEL_KEYS), what="top-level key")
+            issues.append(
+                Issue("unknown-field", f"unknown top-level key '{key}'", (key,), hint=hint).at(
+                    src.locate((key,))
+                )
+            )
+    shell = {k: v for k, v in data.items() if k in TOP_LEVEL_KEYS and k not in SKIPPED}
+    for key in SKIPPED:
+        if key in data and data[key] is not None and not isinstance(data[key], Mapping):
+            issues.append(
+                Issue("bad-value", f"'{key}' must be a mapping keyed by id", (key,)).at(
+                    src.locate((key,))
+                )
+            )
+    from graphnet.spec.validate import validate_model
+
+    header, found = validate_model(GraphDocument, shell, path=(), locate=src.locate, what="graph")
+    issues += found
+    if header is None:
+        return None, None
+    params = evaluate_params(src, header.params, overrides, issues)
+    ctx = FileContext(src, params)
+    collect_blocks(ctx, data.get("blocks"), issues)
+
+    def open_file(path: FsPath, chain: tuple[FsPath, ...]) -> FileContext | None:
+        try:
+            imported = source.read(path)
+        except GraphError as error:
+            issues.extend(error.issues)
+            return None
+        sub, _ = open_context(imported, None, root, chain, issues)
+        return sub
+
+    load_imports(ctx, header.imports, root, stack, open_file, issues)
+    return ctx, header
+
+
+def evaluate_params(
+    src: source.Source,
+    declared: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    issues: list[Issue],
+) -> dict[str, Any]:
+    """Params in file order; a value may use earlier params; overrides replace values."""
+    overrides = dict(overrides or {})
+    for name in overrides:
+        if name not in declared:
+            hint = did_you_mean(name, list(declared), what="param")
+            issues.append(
+                Issue(
+                    "unknown-param", f"cannot set unknown param '{name}'", ("params",), hint=hint
+                ).at(src.locate(("params",)) or src.locate(()))
+            )
+    values: dict[str, Any] = {}
+    for name, raw in declared.items():
+        try:
+            values[name] = overrides[name] if name in overrides else expr.substitute(raw, values)
+        except expr.ExprError as error:
+            path: Path = ("params", name)
+            issues.append(Issue("expression", error.message, path).at(src.value_position(path)))
+    return values
+
+
+class Resolver:
+    """Turns references written in a scope into `Endpoint`s, reporting unknown ones."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+
+    def node_inputs(self, node: FlatNode) -> list[tuple[str, Endpoint]]:
+        resolved = []
+        for port, ref, path in node.refs:
+            endpoint = self.resolve(node.scope, ref, path, ())
+            if endpoint is not None:
+                resolved.append((port, endpoint))
+        return resolved
+
+    def outputs(self, top: Scope, outputs: Mapping[str, str]) -> dict[str, Endpoint]:
+        resolved = {}
+        for name, ref in outputs.items():
+            endpoint = self.resolve(top, ref, ("outputs", name), ())
+            if endpoint is not None:
+                resolved[name] = endpoint
+        return resolved
+
+    def resolve(
+        self, scope: Scope, ref: str, path: Path, seen: tuple[Alias, ...]
+    ) -> Endpoint | None:
+        key = (scope, ref, path)
+        if any(s is scope and r == ref for s, r, _ in seen):
+            self.error(
+                scope,
+                "cycle",
+                f"reference '{ref}' resolves to itself through block inputs/outputs",
+                path,
+            )
+            return None
+        seen = (*seen, key)
+        if ref in scope.inputs:
+            target = scope.inputs[ref]
+            return target if isinstance(target, Endpoint) else self.resolve(*target, seen)
+        head, _, tail = ref.partition(".")
+        if head in scope.instances:
+            return self.instance_output(scope, head, tail, path, seen)
+        if head in scope.layers:
+            return Endpoint(scope.layers[head], tail or None)
+        hint = did_you_mean(ref, scope.names(), what="reference")
+        self.error(
+            scope,
+            "unknown-ref",
+            f"'{ref}' is not a node, input or block output in this scope",
+            path,
+            hint,
+        )
+        return None
+
+    def instance_output(
+        self, scope: Scope, head: str, tail: str, path: Path, seen: tuple[Alias, ...]
+    ) -> Endpoint | None:
+        outputs = scope.instances[head]
+        if not outputs:
+            return None
+        if not tail and len(outputs) > 1:
+            names = ", ".join(f"'{head}.{n}'" for n in outputs)
+            self.error(
+                scope,
+                "ambiguous-ref",
+                f"block instance '{head}' has several outputs; refer to one of {names}",
+                path,
+            )
+            return None
+        name = tail or next(iter(outputs))
+        if name not in outputs:
+            hint = did_you_mean(name, list(outputs), what="block output")
+            self.error(
+                scope, "unknown-ref", f"block instance '{head}' has no output '{name}'", path, hint
+            )
+            return None
+        return self.resolve(*outputs[name], seen)
+
+    def error(
+        self, scope: Scope, code: str, message: str, path: Path, hint: str | None = None
+    ) -> None:
+        issue = Issue(code, message, path=path, hint=hint, notes=scope.notes)
+        self.issues.append(issue.at(scope.ctx.source.locate(path)))
+
+
+def _graph(
+    header: GraphDocument,
+    src: source.Source,
+    ctx: FileContext,
+    nodes: Mapping[str, FlatNode],
+    outputs: dict[str, Endpoint],
+) -> Graph:
+    g = nx.MultiDiGraph()
+    for name, spec in header.inputs.items():
+        path: Path = ("inputs", name)
+        g.add_node(name, kind="input", spec=spec, position=src.locate(path), path=path, notes=())
+    for node in nodes.values():
+        g.add_node(
+            node.id,
+            kind="layer",
+            spec=node.spec,
+            inputs=node.inputs,
+            position=node.scope.ctx.source.locate(node.path),
+            path=node.path,
+            scope=node.scope.trail,
+            dilation=node.scope.dilation,
+            notes=node.scope.notes,
+        )
+    for node in nodes.values():
+        for port, endpoint in node.inputs:
+            if endpoint.node in g:
+                g.add_edge(endpoint.node, node.id, key=port, port=port, output=endpoint.output)
+    return Graph(
+        name=header.name,
+        description=header.description,
+        inputs=dict(header.inputs),
+        outputs=outputs,
+        nx=g,
+        params=dict(ctx.params),
+        file=src.file,
+        document=src.data,
+    )

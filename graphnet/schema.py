@@ -1,0 +1,64 @@
+"""The JSON Schema (Draft 2020-12) of graph files, generated from the pydantic specs.
+
+Editors use it through the first line of a graph file::
+
+    # yaml-language-server: $schema=../schemas/graphnet.schema.json
+
+Every layer field also accepts a `${...}` expression string, since params are substituted
+before the fields are checked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphnet.spec.document import GraphDocument
+
+SCHEMA_ID = "https://graphnet.dev/schemas/graphnet.schema.json"
+EXPRESSION = {
+    "type": "string",
+    "pattern": r"^\$\{.*\}$",
+    "description": "A ${...} expression over params, block params and the repeat index i.",
+}
+#: Properties whose value is never an expression.
+LITERAL_KEYS = frozenset({"type", "block", "inputs", "graphnet"})
+
+
+def schema() -> dict[str, Any]:
+    """The schema as a dict."""
+    generated = GraphDocument.model_json_schema(by_alias=True, mode="validation")
+    defs = generated.pop("$defs", {})
+    for name, definition in defs.items():
+        if name not in ("GraphDocument", "InputSpec", "BlockParam"):
+            _allow_expressions(definition)
+    defs["Expression"] = EXPRESSION
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **generated,
+        "$defs": dict(sorted(defs.items())),
+    }
+
+
+def _allow_expressions(definition: dict[str, Any]) -> None:
+    for key, prop in definition.get("properties", {}).items():
+        if key in LITERAL_KEYS:
+            continue
+        definition["properties"][key] = {
+            "anyOf": [_strip(prop), {"$ref": "#/$defs/Expression"}],
+            **_meta(prop),
+        }
+
+
+def _strip(prop: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in prop.items() if k not in ("description", "title", "default")}
+
+
+def _meta(prop: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in prop.items() if k in ("description", "title", "default")}
+
+
+def schema_text() -> str:
+    """The schema as the committed file's text."""
+    return json.dumps(schema(), indent=2, sort_keys=False) + "\n"
