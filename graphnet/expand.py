@@ -49,7 +49,7 @@ class FlatNode:
     """A layer node produced by expansion, before its references are resolved."""
 
     id: str
-    spec: LayerSpec
+    spec: LayerSpec | None
     scope: Scope
     path: Path
     refs: list[tuple[str, str, Path]]
@@ -89,9 +89,7 @@ class Expander:
             return
         spec, issues = validate_layer(data, path=path, locate=scope.ctx.source.locate)
         self.issues += [_with_notes(i, scope.notes) for i in issues]
-        if spec is None:
-            return
-        refs = self.port_refs(scope, spec, path)
+        refs = self.port_refs(scope, spec, path) if spec else _raw_refs(data.get("inputs"), path)
         if len(self.nodes) >= self.max_nodes:
             self.issue(
                 scope,
@@ -175,13 +173,15 @@ class Expander:
         """`raw` with every `${...}` evaluated in `scope` (keys in `keep` left as written)."""
         if not isinstance(raw, Mapping):
             return raw
-        try:
-            out = {
-                k: (v if k in keep else expr.substitute(v, scope.values)) for k, v in raw.items()
-            }
-        except expr.ExprError as error:
-            self.expr_issue(scope, error, path, raw)
-            return None
+        out = {k: v for k, v in raw.items() if k in keep}
+        for key, value in raw.items():
+            if key in keep:
+                continue
+            try:
+                out[key] = expr.substitute(value, scope.values)
+            except expr.ExprError as error:
+                self.expr_issue(scope, error, (*path, key), raw)
+                return None
         return out
 
     def expr_issue(
@@ -319,6 +319,17 @@ class BlockInstance:
                 f"({', '.join(names)}); got {count}",
                 (*self.path, "inputs"),
             )
+
+
+def _raw_refs(inputs: Any, path: Path) -> list[tuple[str, str, Path]]:
+    """References of a node whose fields are invalid, so its inputs are still checked."""
+    if isinstance(inputs, str):
+        return [("input", inputs, (*path, "inputs"))]
+    if isinstance(inputs, list):
+        return [(str(i), r, (*path, "inputs", i)) for i, r in enumerate(inputs) if isinstance(r, str)]
+    if isinstance(inputs, Mapping):
+        return [(str(k), r, (*path, "inputs", k)) for k, r in inputs.items() if isinstance(r, str)]
+    return []
 
 
 class _Abort(Exception):

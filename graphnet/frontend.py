@@ -13,7 +13,7 @@ import networkx as nx
 from graphnet import expr, source
 from graphnet.errors import GraphError, Issue, Path, did_you_mean, raise_if_errors
 from graphnet.expand import Alias, Expander, FlatNode, Scope, _Abort
-from graphnet.graph import Endpoint, Graph, check
+from graphnet.graph import Endpoint, Graph, check_cycles, check_unused
 from graphnet.imports import FileContext, collect_blocks, load_imports
 from graphnet.shapes import check_channels
 from graphnet.spec.document import TOP_LEVEL_KEYS, GraphDocument
@@ -66,9 +66,9 @@ def build(src: source.Source, overrides: Mapping[str, Any] | None, root: FsPath)
             ).at(src.locate(("outputs",)) or src.locate(()))
         )
     graph = _graph(header, src, ctx, expander.nodes, outputs)
+    issues += check_cycles(graph)
     if not any(i.severity == "error" for i in issues):
-        issues += check(graph)
-    if not any(i.severity == "error" for i in issues):
+        issues += check_unused(graph)
         issues += check_channels(graph)
     graph.warnings = raise_if_errors(issues)
     return graph
@@ -244,6 +244,9 @@ def _graph(
         path: Path = ("inputs", name)
         g.add_node(name, kind="input", spec=spec, position=src.locate(path), path=path, notes=())
     for node in nodes.values():
+        if node.spec is None:
+            g.add_node(node.id, kind="invalid", position=None, path=node.path, notes=())
+            continue
         g.add_node(
             node.id,
             kind="layer",

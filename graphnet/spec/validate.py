@@ -106,11 +106,9 @@ def _one_issue(
     if kind == "missing":
         message = f"missing required field '{field}' for {what}"
         return _issue("missing-field", message, (*path, *where[:-1]), locate)
-    if kind == "literal_error" and len(details) == 1:
+    if all(d["type"] == "literal_error" for d in details):
         value = first["input"]
-        expected = [
-            s.strip().strip("'") for s in first["ctx"]["expected"].replace(" or ", ", ").split(",")
-        ]
+        expected = [name for d in details for name in _expected(d)]
         hint = did_you_mean(str(value), expected, what=str(where[-1]) if where else "value")
         message = f"invalid {field} {value!r} for {what}"
         return _issue("bad-value", message, (*path, *where), locate, hint)
@@ -118,6 +116,12 @@ def _one_issue(
     shown = _shown(_get(data, where))
     message = f"invalid {field} for {what}: {' or '.join(messages)}. Received: {field}={shown}"
     return _issue("bad-value", message, (*path, *where), locate)
+
+
+def _expected(detail: Mapping[str, Any]) -> list[str]:
+    """Allowed values of a `literal_error`: `"'a', 'b' or 'c'"` -> `["a", "b", "c"]`."""
+    text = str(detail["ctx"]["expected"]).replace(" or ", ", ")
+    return [part.strip().strip("'") for part in text.split(",") if part.strip()]
 
 
 def _clean(msg: str) -> str:

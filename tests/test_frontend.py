@@ -1,0 +1,230 @@
+"""load/loads: expansion, references, diagnostics with exact text and positions."""
+
+from __future__ import annotations
+
+import pytest
+
+import graphnet as gn
+from graphnet.errors import GraphError
+from graphnet.graph import Endpoint
+
+HEADER = "graphnet: 1\nname: t\ninputs:\n  image: {channels: 1, spatial_dims: 3}\n"
+
+
+def errors(text: str, **kwargs: object) -> list[str]:
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text, **kwargs)  # type: ignore[arg-type]
+    return [f"{i.line}:{i.column}: {i.code}: {i.message}" for i in info.value.issues]
+
+
+def test_loads_minimal_graph_resolves_inputs() -> None:
+    graph = gn.loads(HEADER + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n")
+    assert graph.layers == ["c"]
+    assert graph.node_inputs("c") == [("input", Endpoint("image"))]
+    assert graph.outputs == {"y": Endpoint("c")}
+
+
+def test_json_documents_load_the_same() -> None:
+    text = (
+        '{"graphnet": 1, "name": "t", "inputs": {"image": {"channels": 1, "spatial_dims": 3}},'
+        ' "nodes": {"c": {"type": "ConvLayer", "inputs": "image", "n_output_chns": 4}},'
+        ' "outputs": {"y": "c"}}'
+    )
+    yaml_graph = gn.loads(HEADER + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n")
+    assert gn.loads(text, format="json") == yaml_graph
+
+
+def test_unknown_field_type_and_reference_are_all_reported_in_order() -> None:
+    text = (
+        "nodes:\n"
+        "  a: {type: ConvLayer, inputs: image, n_output_chns: 8, kernal_size: 3}\n"
+        "  b: {type: Convlayer, inputs: a}\n"
+        "  c: {type: ActiLayer, func: relu, inputs: imag}\n"
+        "outputs: {y: c}\n"
+    )
+    assert errors(text) == [
+        "6:57: unknown-field: unknown field 'kernal_size' for ConvLayer; did you mean 'kernel_size'?",
+        "7:7: unknown-type: unknown layer type 'Convlayer'",
+        "8:44: unknown-ref: 'imag' is not a node, input or block output in this scope",
+    ]
+
+
+def test_did_you_mean_hints() -> None:
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + "nodes:\n  c: {type: ActiLayer, func: rlu, inputs: image}\noutputs: {y: c}\n")
+    (issue,) = info.value.issues
+    assert issue.message == "invalid func 'rlu' for ActiLayer"
+    assert issue.hint is not None and issue.hint.startswith("did you mean 'relu'")
+
+
+def test_loss_type_suggestion() -> None:
+    text = "  label: {channels: 1, spatial_dims: 3}\nnodes:\n  l: {type: LossFunction, inputs: [image, label], loss_type: GSDC}\noutputs: {y: l}\n"
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text)
+    (issue,) = info.value.issues
+    assert issue.message == "invalid loss_type 'GSDC' for LossFunction"
+    assert issue.hint is not None and issue.hint.startswith("did you mean 'GDSC'")
+
+
+def test_cycle_is_reported_as_a_path() -> None:
+    text = (
+        "nodes:\n"
+        "  f: {type: ConvLayer, inputs: g, n_output_chns: 4}\n"
+        "  g: {type: ConvLayer, inputs: f, n_output_chns: 4}\n"
+        "outputs: {y: g}\n"
+    )
+    assert errors(text) == ["6:3: cycle: the graph has a cycle: f -> g -> f"]
+
+
+def test_channel_mismatch_found_without_sizes() -> None:
+    text = (
+        "  label: {channels: 2, spatial_dims: 2}\n"
+        "nodes:\n"
+        "  c: {type: ElementwiseLayer, func: CONCAT, inputs: [image, label]}\n"
+        "outputs: {y: c}\n"
+    )
+    assert errors(text) == [
+        "7:3: shape: node 'c' (ElementwiseLayer CONCAT): inputs have different ranks: 3D "
+        "'param_flow' and 2D 'bypass_flow'. Received: param_flow=(?, 1, ?, ?, ?) from 'image', "
+        "bypass_flow=(?, 2, ?, ?) from 'label'"
+    ]
+
+
+def test_arity_errors() -> None:
+    text = "nodes:\n  s: {type: ElementwiseLayer, func: SUM, inputs: image}\noutputs: {y: s}\n"
+    assert errors(text) == [
+        "6:42: arity: ElementwiseLayer needs input 'bypass_flow'; got 1 input"
+    ]
+
+
+def test_unused_node_is_a_warning() -> None:
+    graph = gn.loads(
+        HEADER
+        + "nodes:\n  a: {type: ActiLayer, func: relu, inputs: image}\n"
+        "  b: {type: ActiLayer, func: tanh, inputs: image}\noutputs: {y: a}\n"
+    )
+    assert [(w.severity, w.message) for w in graph.warnings] == [
+        ("warning", "node 'b' is not used by any graph output")
+    ]
+
+
+def test_params_override_and_expressions() -> None:
+    text = (
+        "params: {width: 4}\n"
+        "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: '${width * 2}'}\n"
+        "outputs: {y: c}\n"
+    )
+    assert gn.loads(HEADER + text).spec("c").n_output_chns == 8  # type: ignore[attr-defined]
+    graph = gn.loads(HEADER + text, params={"width": 3})
+    assert graph.spec("c").n_output_chns == 6  # type: ignore[attr-defined]
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text, params={"widht": 3})
+    assert info.value.issues[0].message == "cannot set unknown param 'widht'"
+
+
+def test_expression_error_points_into_the_string() -> None:
+    text = "params: {w: 4}\nnodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: \"${w + ww}\"}\noutputs: {y: c}\n"
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text)
+    (issue,) = info.value.issues
+    assert (issue.line, issue.column, issue.code) == (7, 61, "expression")
+    assert issue.message.startswith("name 'ww' is not defined; did you mean 'w'?")
+
+
+BLOCKS = """blocks:
+  pair:
+    params: {n: int, acti: {type: str, default: relu}}
+    inputs: [x]
+    nodes:
+      a: {type: ConvolutionLayer, inputs: x, n_output_chns: "${n}", acti_func: "${acti}"}
+      b: {type: ConvolutionLayer, inputs: a, n_output_chns: "${n * (i + 1)}"}
+    outputs: {out: b, mid: a}
+"""
+
+
+def test_block_repeat_names_and_chains_copies() -> None:
+    text = BLOCKS.replace("outputs: {out: b, mid: a}", "outputs: {out: b}") + (
+        "nodes:\n  s: {block: pair, inputs: image, repeat: 2, with: {n: 4}}\noutputs: {y: s}\n"
+    )
+    graph = gn.loads(HEADER + text)
+    assert graph.layers == ["s.0.a", "s.0.b", "s.1.a", "s.1.b"]
+    assert graph.node_inputs("s.1.a") == [("input", Endpoint("s.0.b"))]
+    assert graph.spec("s.1.b").n_output_chns == 8  # type: ignore[attr-defined]
+    assert graph.outputs["y"] == Endpoint("s.1.b")
+
+
+def test_block_outputs_by_name_and_ambiguity() -> None:
+    text = BLOCKS + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4}}\noutputs: {y: s.mid, z: s}\n"
+    assert errors(text) == [
+        "15:21: ambiguous-ref: block instance 's' has several outputs; refer to one of 's.out', 's.mid'"
+    ]
+
+
+def test_block_param_errors() -> None:
+    text = BLOCKS + "nodes:\n  s: {block: pair, inputs: image, with: {m: 4}}\noutputs: {y: s.out}\n"
+    messages = [e.split(": ", 2)[2] for e in errors(text)]
+    assert sorted(messages) == [
+        "block 'pair' has no parameter 'm'",
+        "block 'pair' needs parameter 'n' (int)",
+    ]
+
+
+def test_block_recursion_is_a_cycle_of_block_names() -> None:
+    text = """blocks:
+  a:
+    inputs: [x]
+    nodes: {n: {block: b, inputs: x}}
+    outputs: {out: n}
+  b:
+    inputs: [x]
+    nodes: {n: {block: a, inputs: x}}
+    outputs: {out: n}
+nodes:
+  top: {block: a, inputs: image}
+outputs: {y: top}
+"""
+    messages = [e.split(": ", 2)[2] for e in errors(text)]
+    assert "block recursion: a -> b -> a" in messages
+
+
+def test_error_inside_block_names_the_instance() -> None:
+    text = BLOCKS + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4, acti: rleu}}\noutputs: {y: s.out}\n"
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text)
+    (issue,) = info.value.issues
+    assert (issue.line, issue.message) == (10, "invalid acti_func 'rleu' for ConvolutionLayer")
+    assert issue.notes == ("in block 'pair' used as 's' at <string>:14:3",)
+
+
+def test_dilation_factor_needs_divisible_sizes() -> None:
+    text = BLOCKS + (
+        "nodes:\n  s: {block: pair, inputs: image, dilation_factor: 4, with: {n: 4}}\n"
+        "outputs: {y: s.out}\n"
+    )
+    graph = gn.loads(HEADER + text)
+    assert gn.infer_shapes(graph, image=(1, 1, 8, 8, 8))["y"] == (1, 4, 8, 8, 8)
+    with pytest.raises(GraphError) as info:
+        gn.infer_shapes(graph, image=(1, 1, 8, 8, 6))
+    assert "needs spatial sizes divisible by 4; got [8, 8, 6]" in info.value.issues[0].message
+
+
+def test_imports_bring_blocks_and_are_confined(write) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "graphnet: 1\nname: lib\nblocks:\n  act:\n    inputs: [x]\n"
+        "    nodes: {r: {type: ActiLayer, func: relu, inputs: x}}\n    outputs: {out: r}\n",
+        "lib/blocks.yaml",
+    )
+    main = write(HEADER + "imports: [lib/blocks.yaml]\nnodes:\n  a: {block: act, inputs: image}\noutputs: {y: a}\n")
+    assert gn.load(main).layers == ["a.r"]
+    bad = write(HEADER + "imports: [../outside.yaml]\nnodes: {}\n", "sub/g.yaml")
+    with pytest.raises(GraphError) as info:
+        gn.load(bad)
+    assert "leads outside the graph's folder" in info.value.issues[0].message
+
+
+def test_import_cycle(write) -> None:  # type: ignore[no-untyped-def]
+    write("graphnet: 1\nname: a\nimports: [b.yaml]\n", "a.yaml")
+    write("graphnet: 1\nname: b\nimports: [a.yaml]\n", "b.yaml")
+    with pytest.raises(GraphError) as info:
+        gn.load(write("graphnet: 1\nname: a\nimports: [b.yaml]\n", "a.yaml"))
+    assert info.value.issues[0].message == "import cycle: a.yaml -> b.yaml -> a.yaml"
