@@ -280,6 +280,8 @@ class _Expression:
             raise self.error(f"expression is too long ({limit})", source.start - 2)
         if not self.code.strip():
             raise self.error("empty expression", source.start - 2)
+        if "\0" in self.code:  # which the parser reports without a position
+            raise self.error("syntax error: null bytes are not allowed", self.text.index("\0"))
         self.line_starts = [0] + [match.end() for match in _NEWLINE.finditer(self.code)]
         self.tree = self._parse()
 
@@ -293,7 +295,7 @@ class _Expression:
             column = (exc.offset or 0) - 1
             offset = self.at(exc.lineno, column) if column >= 0 else self.start + len(self.code)
             raise self.error(f"syntax error: {exc.msg}", offset) from None
-        except (ValueError, MemoryError, RecursionError):  # null bytes, parser limits
+        except (ValueError, MemoryError, RecursionError):  # e.g. lone surrogates; parser limits
             raise self.error("syntax error: the expression cannot be parsed", self.start) from None
 
     def at(self, lineno: int | None, column: int, *, utf8: bool = False) -> int:
@@ -501,16 +503,8 @@ def _sized(length: int, build: Callable[[], Value]) -> Value:
 
 
 def _numeric(symbol: str, function: Callable[..., Any], left: float, right: float) -> Value:
-    # |left| >= 2**(bits - 1), so left ** right >= 2**((bits - 1) * right): refuse such a power
-    # before Python spends minutes building a number with billions of digits.
-    ints = isinstance(left, int) and isinstance(right, int)
-    if (
-        symbol == "**"
-        and ints
-        and abs(left) > 1
-        and (abs(int(left)).bit_length() - 1) * right >= 64
-    ):
-        raise _Reason(f"integer out of range: {left} ** {right} is not below 2**64 in magnitude")
+    if symbol == "**":
+        _refuse_huge_power(left, right)
     try:
         result = function(left, right)
     except ZeroDivisionError:
@@ -521,3 +515,17 @@ def _numeric(symbol: str, function: Callable[..., Any], left: float, right: floa
     if isinstance(result, complex):  # a negative number to a fractional power
         raise _Reason(f"result of '{symbol}' is not a real number")
     return cast(Value, result)
+
+
+def _refuse_huge_power(base: float, exponent: float) -> None:
+    """Refuse an int power that is surely out of range, before Python spends minutes on it.
+
+    |base| >= 2**(bits - 1), so `base ** exponent` >= 2**((bits - 1) * exponent) in magnitude.
+    """
+    if not (isinstance(base, int) and isinstance(exponent, int)) or abs(base) < 2:
+        return
+    if (abs(base).bit_length() - 1) * exponent >= 64:
+        shown = f"({base})" if base < 0 else str(base)
+        raise _Reason(
+            f"integer out of range: {shown} ** {exponent} is not below 2**64 in magnitude"
+        )

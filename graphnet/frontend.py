@@ -229,7 +229,7 @@ class Resolver:
         self, scope: Scope, code: str, message: str, path: Path, hint: str | None = None
     ) -> None:
         issue = Issue(code, message, path=path, hint=hint, notes=scope.notes)
-        self.issues.append(issue.at(scope.ctx.source.locate(path)))
+        self.issues.append(issue.at(scope.ctx.source.value_position(path)))
 
 
 def _graph(

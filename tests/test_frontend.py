@@ -156,7 +156,7 @@ def test_block_repeat_names_and_chains_copies() -> None:
 def test_block_outputs_by_name_and_ambiguity() -> None:
     text = BLOCKS + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4}}\noutputs: {y: s.mid, z: s}\n"
     assert errors(text) == [
-        "15:21: ambiguous-ref: block instance 's' has several outputs; refer to one of 's.out', 's.mid'"
+        "15:24: ambiguous-ref: block instance 's' has several outputs; refer to one of 's.out', 's.mid'"
     ]
 
 
