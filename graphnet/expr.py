@@ -38,7 +38,7 @@ from typing import Any, ClassVar, TypeAlias, TypeGuard, cast
 
 from graphnet.errors import GraphnetError, Path, did_you_mean
 
-Value: TypeAlias = "int | float | bool | str | list[Value] | None"
+Value: TypeAlias = int | float | bool | str | list["Value"] | None
 
 MAX_LENGTH = 500
 MAX_DEPTH = 50
