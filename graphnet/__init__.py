@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from graphnet.dump import dump as dump
 from graphnet.errors import GraphError as GraphError
 from graphnet.errors import GraphnetError as GraphnetError
 from graphnet.errors import Issue as Issue
@@ -30,6 +31,7 @@ __all__ = [
     "GraphnetError",
     "Issue",
     "compile",
+    "dump",
     "infer_shapes",
     "load",
     "loads",

@@ -29,8 +29,15 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    #: Where --help text goes (`run` points it at its stdout).
+    stream: TextIO | None = None
+
     def error(self, message: str) -> Any:  # argparse would sys.exit(2) itself
         raise UsageError(f"{self.prog}: error: {message}")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            (self.stream or sys.stdout).write(message)
 
 
 def _parse_value(text: str) -> Any:
@@ -151,6 +158,7 @@ def _register_histogram(sub: Any) -> None:
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run one command; never raises for bad input."""
     parser = build_parser()
+    _Parser.stream = stdout
     try:
         args = parser.parse_args(list(argv))
     except UsageError as error:

@@ -30,9 +30,11 @@ def schema() -> dict[str, Any]:
     generated = GraphDocument.model_json_schema(by_alias=True, mode="validation")
     defs = generated.pop("$defs", {})
     for name, definition in defs.items():
-        if name not in ("GraphDocument", "InputSpec", "BlockParam"):
+        if name not in ("GraphDocument", "InputSpec", "BlockParam", "BlockDef"):
             _allow_expressions(definition)
     defs["Expression"] = EXPRESSION
+    _close_pattern_objects(generated)
+    _close_pattern_objects(defs)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -49,6 +51,18 @@ def _allow_expressions(definition: dict[str, Any]) -> None:
             "anyOf": [_strip(prop), {"$ref": "#/$defs/Expression"}],
             **_meta(prop),
         }
+
+
+def _close_pattern_objects(node: Any) -> None:
+    """Mappings keyed by identifiers accept no other keys (pydantic leaves them open)."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_pattern_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_objects(value)
 
 
 def _strip(prop: dict[str, Any]) -> dict[str, Any]:

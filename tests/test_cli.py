@@ -1,0 +1,103 @@
+"""The CLI in-process: exit codes, the diagnostic format, JSON output, --set, usage errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from graphnet.cli import run
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = "graphnet: 1\nname: t\nparams: {n: 4}\ninputs:\n  image: {channels: 1, spatial_dims: 2}\nnodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: '${n}'}\noutputs: {y: c}\n"
+BAD = "graphnet: 1\nname: t\ninputs:\n  image: {channels: 1, spatial_dims: 2}\nnodes:\n  c: {type: ConvLayer, inputs: imag, n_output_chns: 4}\noutputs: {y: c}\n"
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_validate_ok(write: Callable[[str, str], Path]) -> None:
+    path = write(GOOD, "g.yaml")
+    assert call("validate", str(path)) == (0, f"{path}: ok (1 layers)\n", "")
+
+
+def test_validate_error_format_with_caret(write: Callable[[str, str], Path]) -> None:
+    path = write(BAD, "g.yaml")
+    code, out, err = call("validate", str(path))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        f"{path}:6:32: error[unknown-ref]: 'imag' is not a node, input or block output in this scope",
+        " 6 |   c: {type: ConvLayer, inputs: imag, n_output_chns: 4}",
+        "   |                                ^",
+        "  hint: did you mean 'image'? valid reference values: c, image",
+        f"{path}: 1 error",
+    ]
+
+
+def test_validate_json(write: Callable[[str, str], Path]) -> None:
+    path = write(BAD, "g.yaml")
+    code, out, _ = call("validate", "--format", "json", str(path))
+    assert code == 1
+    (issue,) = json.loads(out)
+    assert (issue["code"], issue["line"], issue["column"], issue["severity"]) == ("unknown-ref", 6, 32, "error")
+
+
+def test_set_overrides_params(write: Callable[[str, str], Path]) -> None:
+    path = write(GOOD, "g.yaml")
+    code, out, _ = call("summary", str(path), "--set", "n=3", "--input", "image=2x1x8x8", "--format", "json")
+    assert code == 0
+    (row,) = json.loads(out)["nodes"]
+    assert (row["output"], row["params"]) == ("(2, 3, 8, 8)", 27)
+
+
+def test_usage_errors_exit_2(write: Callable[[str, str], Path]) -> None:
+    path = write(GOOD, "g.yaml")
+    assert call("validate")[0] == 2
+    assert call("frobnicate")[0] == 2
+    code, _, err = call("summary", str(path), "--input", "image=2by1")
+    assert code == 2
+    assert "--input expects name=BxCxDxHxW" in err
+    assert call("validate", str(path), "--set", "novalue")[0] == 2
+
+
+def test_missing_file_is_a_located_error(tmp_path: Path) -> None:
+    code, _, err = call("validate", str(tmp_path / "nope.yaml"))
+    assert code == 1
+    assert err.startswith(f"{tmp_path / 'nope.yaml'}:1:1: error[")
+
+
+def test_help_lists_commands() -> None:
+    code, out, _ = call("--help")
+    assert code == 0
+    for command in ("validate", "schema", "summary", "code", "compile", "expand"):
+        assert command in out
+
+
+def test_schema_check(tmp_path: Path) -> None:
+    target = tmp_path / "s.json"
+    assert call("schema", "-o", str(target))[0] == 0
+    assert call("schema", "-o", str(target), "--check")[0] == 0
+    target.write_text("{}")
+    assert call("schema", "-o", str(target), "--check")[0] == 1
+
+
+def test_validate_does_not_import_torch() -> None:
+    code = (
+        "import sys\nfrom graphnet.cli import run\nimport io\n"
+        f"rc = run(['validate', {str(ROOT / 'examples' / 'highres3dnet.yaml')!r}], io.StringIO(), io.StringIO())\n"
+        "assert rc == 0, rc\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+        "run(['summary', " + repr(str(ROOT / "examples" / "highres3dnet.yaml")) + ", '--input', 'image=1x1x32x32x32'], io.StringIO(), io.StringIO())\n"
+        "assert 'torch' not in sys.modules, 'summary imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run([sys.executable, "-m", "graphnet", "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("graphnet ")
