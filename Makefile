@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/graphnet validate $(EXAMPLE)
+	$(VENV)/bin/graphnet validate examples/*.yaml
 	$(VENV)/bin/graphnet summary $(EXAMPLE) --input image=1x1x64x64x64
+	$(VENV)/bin/graphnet compile $(EXAMPLE) --input image=1x1x32x32x32 -o out/highres3dnet.pt2
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
