@@ -17,6 +17,8 @@ An expression is a Python expression parsed with `ast` and walked against an all
 `min`, `max` (several values, or one list) and `abs`; list literals; indexing a list by an int.
 As in Python, bool counts as an int in arithmetic (`True + 1 == 2`), `/` always gives a float,
 `and`/`or` return an operand, `+` joins two strs or two lists and `*` repeats one by an int.
+Every name must be in scope, in every branch whether taken or not, so that a typo cannot hide
+behind a condition. Parsed expressions are cached by their text; evaluation keeps no state.
 
 Everything is bounded, so a graph file can neither hang nor exhaust the loader: at most
 `MAX_LENGTH` characters and `MAX_DEPTH` levels of nesting per expression; integers below
@@ -28,6 +30,7 @@ is an `ExprError` whose `offset` points at the character in the original string.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -86,11 +89,9 @@ def evaluate(text: str, scope: Mapping[str, Value]) -> Value:
     """The value of `text`: `"${n * 2}"` -> 8 (typed), `"k${n}"` -> "k4", `"plain"` -> "plain"."""
     if "${" not in text:
         return text
-    parts = _split(text)
-    values = [
-        part if isinstance(part, str) else _Expression(text, part).evaluate(scope) for part in parts
-    ]
-    if len(parts) == 1 and isinstance(parts[0], _Source):  # exactly one `${...}`, nothing around
+    parts = _compiled(text)
+    values = [part if isinstance(part, str) else part.evaluate(scope) for part in parts]
+    if len(parts) == 1 and isinstance(parts[0], _Expression):  # one `${...}` and nothing around
         return values[0]
     return "".join(str(value) for value in values)
 
@@ -108,11 +109,7 @@ def substitute(data: Any, scope: Mapping[str, Value]) -> Any:
 
 def names_used(text: str) -> set[str]:
     """The names the expressions of `text` read, in any branch: `"${a if c else b}"` -> a, b, c."""
-    names: set[str] = set()
-    for part in _split(text):
-        if isinstance(part, _Source):
-            names |= _Expression(text, part).check(None)
-    return names
+    return {node.id for part in _compiled(text) if not isinstance(part, str) for node in part.names}
 
 
 def _substitute(data: Any, scope: Mapping[str, Value], path: Path) -> Any:
@@ -146,6 +143,14 @@ class _Source:
 
     code: str
     start: int
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[str | _Expression, ...]:
+    """`text` split, each expression parsed and checked once: a graph repeats its strings."""
+    return tuple(
+        part if isinstance(part, str) else _Expression(text, part) for part in _split(text)
+    )
 
 
 def _split(text: str) -> list[str | _Source]:
@@ -272,7 +277,7 @@ class _Expression:
     """One parsed `${...}`, with the map from its AST positions to offsets in the whole string."""
 
     def __init__(self, text: str, source: _Source) -> None:
-        self.text, self.scope = text, cast(Mapping[str, Value], {})
+        self.text = text
         self.code = source.code.lstrip()  # `ast.parse(mode="eval")` refuses leading indentation
         self.start = source.start + len(source.code) - len(self.code)
         if len(source.code) > MAX_LENGTH:
@@ -284,6 +289,7 @@ class _Expression:
             raise self.error("syntax error: null bytes are not allowed", self.text.index("\0"))
         self.line_starts = [0] + [match.end() for match in _NEWLINE.finditer(self.code)]
         self.tree = self._parse()
+        self.names = self.check()
 
     def _parse(self) -> ast.expr:
         try:
@@ -322,10 +328,10 @@ class _Expression:
         offset = where if isinstance(where, int) else self.start_of(where)
         return ExprError(message, offset, text=self.text)
 
-    def check(self, scope: Mapping[str, Value] | None) -> set[str]:
-        """The names used; raises on a construct outside the allow-list, too deep a nesting, or
-        (when `scope` is given) an unknown name. Checks every branch, taken or not."""
-        names: set[str] = set()
+    def check(self) -> list[ast.Name]:
+        """The names read, in order, in every branch; raises on a construct outside the
+        allow-list or too deep a nesting."""
+        names: list[ast.Name] = []
         stack = [(self.tree, 1)]
         while stack:
             node, depth = stack.pop()
@@ -335,9 +341,7 @@ class _Expression:
             if problem := self.refusal(node):
                 raise self.error(*problem)
             if isinstance(node, ast.Name):
-                if scope is not None and node.id not in scope:
-                    raise self.error(_unknown_name(node.id, scope), node)
-                names.add(node.id)
+                names.append(node)
             stack += [(child, depth + 1) for child in reversed(_children(node))]
         return names
 
@@ -377,46 +381,49 @@ class _Expression:
         return None
 
     def evaluate(self, scope: Mapping[str, Value]) -> Value:
-        self.check(scope)
-        self.scope = scope
-        return self.value(self.tree)
+        for node in self.names:  # all of them, so a typo in a branch not taken is caught too
+            if node.id not in scope:
+                raise self.error(_unknown_name(node.id, scope), node)
+        return self.value(self.tree, scope)
 
-    def value(self, node: ast.expr) -> Value:
+    def value(self, node: ast.expr, scope: Mapping[str, Value]) -> Value:
         try:
-            return _bounded(self._RULES[type(node)](self, node))
+            return _bounded(self._RULES[type(node)](self, node, scope))
         except _Reason as reason:
             at = self.operators(node)[0][1] if isinstance(node, ast.BinOp) else node
             raise self.error(str(reason), at) from None
 
-    def constant(self, node: ast.Constant) -> Value:
+    def constant(self, node: ast.Constant, scope: Mapping[str, Value]) -> Value:
         return cast(Value, node.value)
 
-    def name(self, node: ast.Name) -> Value:
-        return self.scope[node.id]
+    def name(self, node: ast.Name, scope: Mapping[str, Value]) -> Value:
+        return scope[node.id]
 
-    def unary(self, node: ast.UnaryOp) -> Value:
-        operand = self.value(node.operand)
+    def unary(self, node: ast.UnaryOp, scope: Mapping[str, Value]) -> Value:
+        operand = self.value(node.operand, scope)
         if not (_is_number(operand) or isinstance(node.op, ast.Not)):
             raise _Reason(
                 f"bad operand type for unary '{_SYMBOL[type(node.op)]}': {_kind(operand)}"
             )
         return cast(Value, _FUNCTION[type(node.op)](operand))
 
-    def binary(self, node: ast.BinOp) -> Value:
-        return _arithmetic(type(node.op), self.value(node.left), self.value(node.right))
+    def binary(self, node: ast.BinOp, scope: Mapping[str, Value]) -> Value:
+        return _arithmetic(
+            type(node.op), self.value(node.left, scope), self.value(node.right, scope)
+        )
 
-    def boolean(self, node: ast.BoolOp) -> Value:
+    def boolean(self, node: ast.BoolOp, scope: Mapping[str, Value]) -> Value:
         stop_at = isinstance(node.op, ast.Or)  # `or` stops at a true operand, `and` at a false one
         for operand in node.values[:-1]:
-            result = self.value(operand)
+            result = self.value(operand, scope)
             if bool(result) is stop_at:
                 return result
-        return self.value(node.values[-1])
+        return self.value(node.values[-1], scope)
 
-    def compare(self, node: ast.Compare) -> Value:
-        left = self.value(node.left)
+    def compare(self, node: ast.Compare, scope: Mapping[str, Value]) -> Value:
+        left = self.value(node.left, scope)
         for op, left_node, right_node in _comparisons(node):
-            right = self.value(right_node)
+            right = self.value(right_node, scope)
             try:
                 holds = bool(_FUNCTION[type(op)](left, right))
             except TypeError:
@@ -428,14 +435,14 @@ class _Expression:
             left = right
         return True
 
-    def if_else(self, node: ast.IfExp) -> Value:
-        return self.value(node.body if self.value(node.test) else node.orelse)
+    def if_else(self, node: ast.IfExp, scope: Mapping[str, Value]) -> Value:
+        return self.value(node.body if self.value(node.test, scope) else node.orelse, scope)
 
-    def list_(self, node: ast.List) -> Value:
-        return [self.value(element) for element in node.elts]
+    def list_(self, node: ast.List, scope: Mapping[str, Value]) -> Value:
+        return [self.value(element, scope) for element in node.elts]
 
-    def subscript(self, node: ast.Subscript) -> Value:
-        container, index = self.value(node.value), self.value(node.slice)
+    def subscript(self, node: ast.Subscript, scope: Mapping[str, Value]) -> Value:
+        container, index = self.value(node.value, scope), self.value(node.slice, scope)
         if not isinstance(container, list):
             raise _Reason(f"only lists can be indexed, not {_kind(container)}")
         if not isinstance(index, int):
@@ -445,9 +452,9 @@ class _Expression:
             raise self.error(reason, node.slice)
         return container[index]
 
-    def call(self, node: ast.Call) -> Value:
+    def call(self, node: ast.Call, scope: Mapping[str, Value]) -> Value:
         function = cast(ast.Name, node.func).id  # `check` allowed only abs, max and min
-        args = [self.value(arg) for arg in node.args]
+        args = [self.value(arg, scope) for arg in node.args]
         if function == "abs":
             if not _is_number(args[0]):
                 raise _Reason(f"abs() needs a number, not {_kind(args[0])}")
@@ -463,7 +470,7 @@ class _Expression:
             kinds = " and ".join(sorted({_kind(v) for v in values}))
             raise _Reason(f"{function}() cannot compare {kinds}") from None
 
-    _RULES: ClassVar[dict[type[ast.AST], Callable[[_Expression, Any], Value]]] = {
+    _RULES: ClassVar[dict[type[ast.AST], Callable[..., Value]]] = {
         ast.Constant: constant, ast.Name: name, ast.UnaryOp: unary, ast.BinOp: binary,
         ast.BoolOp: boolean, ast.Compare: compare, ast.IfExp: if_else, ast.List: list_,
         ast.Subscript: subscript, ast.Call: call,

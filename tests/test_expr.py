@@ -162,6 +162,13 @@ def test_precedence_is_pythons(code: str, expected: Value) -> None:
     assert evaluate("${" + code + "}", SCOPE) == expected
 
 
+def test_the_same_text_is_evaluated_afresh_in_each_scope() -> None:
+    # Parsed expressions are cached by text; the scope must never be cached with them.
+    assert evaluate("${n * 2}", {"n": 1}) == 2
+    assert evaluate("${n * 2}", {"n": 5}) == 10
+    assert error_of("${n * 2}", {"m": 1}) == ("name 'n' is not defined; names in scope: m", 2)
+
+
 def test_and_or_if_evaluate_only_the_branch_taken() -> None:
     assert evaluate("${b != 0 and a / b}", {"a": 1, "b": 0}) is False
     assert evaluate("${a or 1 / 0}", SCOPE) == 1
