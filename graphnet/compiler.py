@@ -14,8 +14,9 @@ inferred input shapes; a test proves it covers the layer registry exactly.
 from __future__ import annotations
 
 import inspect
+import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -25,11 +26,12 @@ import torch
 from torch import fx
 
 from graphnet import nn as gnn
-from graphnet.errors import GraphError, Issue, did_you_mean
+from graphnet.errors import GraphError, GraphnetError, Issue, did_you_mean
 from graphnet.graph import Endpoint, Graph
 from graphnet.nn.dilated import DilatedContext
 from graphnet.nn.init import regularization_loss
 from graphnet.shapes import endpoint_shape, propagate, symbolic_inputs
+from graphnet.shapes import input_shapes as shape_inputs
 from graphnet.spec import conv as conv_spec
 from graphnet.spec.base import LayerSpec, Shape
 from graphnet.spec.layers import LAYER_TYPES
@@ -99,10 +101,13 @@ def _scaled(value: int | list[int], factor: int) -> int | list[int]:
 
 
 def _fully_connected(spec: LayerSpec, ctx: BuildContext) -> torch.nn.Module:
-    features = 1
-    for n in ctx.inputs[0][1:]:
-        assert n is not None
-        features *= n
+    if any(n is None for n in ctx.inputs[0][1:]):
+        raise GraphnetError(
+            f"node '{ctx.node}' (FullyConnectedLayer) needs its input's spatial size to create its "
+            "weights; pass input_shapes to compile (e.g. image=(1, 1, 32, 32, 32)) or pool to a "
+            "fixed size before it"
+        )
+    features = math.prod(n or 0 for n in ctx.inputs[0][1:])
     return gnn.FullyConnectedLayer(**spec.fields(), in_chns=features)
 
 
@@ -203,13 +208,23 @@ def check_input(x: torch.Tensor, name: str, channels: int, rank: int) -> torch.T
 torch.fx.wrap("check_input")
 
 
-def compile(graph: Graph, *, outputs: Sequence[str] | None = None) -> CompiledGraph:
-    """The runnable model of `graph`, optionally restricted to some graph outputs."""
+def compile(
+    graph: Graph,
+    *,
+    outputs: Sequence[str] | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> CompiledGraph:
+    """The runnable model of `graph`, optionally restricted to some graph outputs.
+
+    `input_shapes` is only needed by layers whose weights depend on spatial sizes
+    (FullyConnectedLayer on an unpooled input); the model otherwise accepts any valid size.
+    """
     selected = _select_outputs(graph, outputs)
     needed = _needed_nodes(graph, selected)
-    shapes, issues = propagate(graph, symbolic_inputs(graph))
-    if issues:
-        raise GraphError(issues)
+    known, issues = shape_inputs(graph, input_shapes or {})
+    shapes, more = propagate(graph, {**symbolic_inputs(graph), **known})
+    if issues or more:
+        raise GraphError([*issues, *more])
     root = torch.nn.Module()
     fx_graph = fx.Graph()
     values: dict[str, fx.Node] = {}
