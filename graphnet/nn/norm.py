@@ -102,21 +102,21 @@ class BNLayer(_AffineNorm):
         out, mean, invstd = torch.native_batch_norm(
             x, self.gamma, self.beta, None, None, True, 0.0, self.eps
         )
-        self._update_moving_stats(mean.detach(), invstd.detach())
+        self._update_moving_stats(mean, invstd)
         return out
 
-    @torch.no_grad()
     def _update_moving_stats(self, mean: torch.Tensor, invstd: torch.Tensor) -> None:
-        # invstd = 1 / sqrt(var + eps) with var the biased batch variance; recovering var from it
-        # costs a few elementwise ops on C values instead of a second pass over x. Its rounding
-        # error is relative to var + eps, the only quantity eval mode uses.
-        variance = invstd.square().reciprocal_().sub_(self.eps).clamp_min_(0.0)
-        weight = 1.0 - self.moving_decay
-        self.biased_mean.lerp_(mean.to(self.biased_mean.dtype), weight)
-        self.biased_variance.lerp_(variance.to(self.biased_variance.dtype), weight)
+        # `mean` and `invstd` are non-differentiable outputs, so these in-place buffer updates
+        # record no autograd history. invstd = 1 / sqrt(var + eps) with var the biased batch
+        # variance: recovering var costs a few ops on C values instead of a second pass over x,
+        # and its rounding error is relative to var + eps, the only quantity eval mode uses.
+        variance = invstd.pow(-2).sub_(self.eps).clamp_min_(0.0)
+        dtype, weight = self.biased_mean.dtype, 1.0 - self.moving_decay
+        self.biased_mean.lerp_(mean.to(dtype), weight)
+        self.biased_variance.lerp_(variance.to(dtype), weight)
         self.step.add_(1)
-        # On device: 1 - decay ** step, no host sync.
-        debias = 1.0 - torch.pow(self.moving_decay, self.step.to(self.biased_mean.dtype))
+        # 1 - decay ** step, on the device (no host sync), in the statistics' precision.
+        debias = torch.pow(self.moving_decay, self.step.to(dtype)).neg_().add_(1.0)
         torch.div(self.biased_mean, debias, out=self.moving_mean)
         torch.div(self.biased_variance, debias, out=self.moving_variance)
 
