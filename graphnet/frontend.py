@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -101,11 +102,23 @@ def open_context(
             )
     from graphnet.spec.validate import validate_model
 
+    raw_inputs = shell.pop("inputs", None)
     header, found = validate_model(GraphDocument, shell, path=(), locate=src.locate, what="graph")
     issues += found
     if header is None:
         return None, None
     params = evaluate_params(src, header.params, overrides, issues)
+    if raw_inputs is not None:
+        # Inputs may use params (`channels: "${in_channels}"`), so they are checked after them.
+        shell["inputs"] = substitute_inputs(src, raw_inputs, params, issues)
+        if shell["inputs"] is None:
+            return None, None
+        header, found = validate_model(
+            GraphDocument, shell, path=(), locate=src.locate, what="graph"
+        )
+        issues += found
+        if header is None:
+            return None, None
     ctx = FileContext(src, params)
     collect_blocks(ctx, data.get("blocks"), issues)
 
@@ -146,6 +159,23 @@ def evaluate_params(
             path: Path = ("params", name)
             issues.append(Issue("expression", error.message, path).at(src.value_position(path)))
     return values
+
+
+def substitute_inputs(
+    src: source.Source, raw: Any, params: Mapping[str, Any], issues: list[Issue]
+) -> Any:
+    """The `inputs` section with `${...}` evaluated over the params; None if one fails."""
+    try:
+        return expr.substitute(raw, params)
+    except expr.ExprError as error:
+        path: Path = ("inputs", *error.path)
+        position = src.value_position(path)
+        issue = Issue("expression", error.message, path).at(position)
+        if position is not None:  # point at the character inside the (maybe quoted) string
+            quoted = src.line(position.line)[position.column - 1 : position.column] in "\"'"
+            issue = replace(issue, column=position.column + error.offset + int(quoted))
+        issues.append(issue)
+        return None
 
 
 class Resolver:

@@ -228,3 +228,35 @@ def test_import_cycle(write) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GraphError) as info:
         gn.load(write("graphnet: 1\nname: a\nimports: [b.yaml]\n", "a.yaml"))
     assert info.value.issues[0].message == "import cycle: a.yaml -> b.yaml -> a.yaml"
+
+
+PARAM_INPUTS = (
+    "graphnet: 1\nname: t\nparams: {in_channels: 2, dims: 3}\n"
+    "inputs:\n  image: {channels: '${in_channels}', spatial_dims: '${dims}'}\n"
+    "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n"
+)
+
+
+def test_inputs_may_use_params() -> None:
+    graph = gn.loads(PARAM_INPUTS, params={"in_channels": 3, "dims": 2})
+    assert (graph.inputs["image"].channels, graph.inputs["image"].spatial_dims) == (3, 2)
+    assert gn.infer_shapes(graph, image=(1, 3, 5, 5))["y"] == (1, 4, 5, 5)
+    assert gn.loads(gn.dump(graph)) == graph
+
+
+def test_bad_param_in_inputs_is_located() -> None:
+    with pytest.raises(GraphError) as info:
+        gn.loads(PARAM_INPUTS, params={"dims": 4})
+    assert [(i.line, i.column, i.message) for i in info.value.issues] == [
+        (5, 39, "invalid inputs.image.spatial_dims 4 for graph")
+    ]
+    with pytest.raises(GraphError) as info:
+        gn.loads(PARAM_INPUTS.replace("${dims}", "${dimz}"))
+    assert [(i.line, i.column, i.code, i.message) for i in info.value.issues] == [
+        (
+            5,
+            56,  # the d of dimz
+            "expression",
+            "name 'dimz' is not defined; did you mean 'dims'? names in scope: dims, in_channels",
+        )
+    ]
