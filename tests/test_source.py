@@ -10,9 +10,11 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import graphnet.source as source_module
 from graphnet.errors import GraphError, Position
 from graphnet.source import Limits, Source, parse, read
 
@@ -147,6 +149,19 @@ def test_byte_order_mark_is_tolerated() -> None:
     json_src = parse('\ufeff{"a": 1}', format="json")
     assert yaml_src.data == json_src.data == {"a": 1}
     assert lc(yaml_src.key_positions[("a",)]) == lc(json_src.positions[()]) == (1, 1)
+
+
+def test_pure_python_parser_gives_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without libyaml PyYAML's Python parser feeds the same events; results must not differ."""
+    text = BLOCK + "x: &x {k: [1, 2]}\ny: [*x]\n"
+    fast = parse(text)
+    monkeypatch.setattr(source_module, "_LOADER", yaml.SafeLoader)
+    slow = parse(text)
+    assert slow.data == fast.data
+    assert dict(slow.positions) == dict(fast.positions)
+    assert dict(slow.key_positions) == dict(fast.key_positions)
+    assert issues(BILLION_LAUGHS)[0][0] == "too-many-nodes"
+    assert issues("a: " + "[" * 10_000)[0][:2] == ("too-deep", 1)
 
 
 # --- scalars: YAML 1.2 core schema ----------------------------------------------------------------
