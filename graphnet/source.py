@@ -4,9 +4,9 @@
     >>> src.data
     {'nodes': {'conv1': {'type': 'ConvolutionLayer', 'kernel_size': 3}}}
     >>> src.locate(("nodes", "conv1", "kernel_size"))  # where the key is written
-    Position(file='g.yaml', line=2, column=38)
+    Position(file='g.yaml', line=2, column=35)
     >>> src.value_position(("nodes", "conv1", "kernel_size"))
-    Position(file='g.yaml', line=2, column=51)
+    Position(file='g.yaml', line=2, column=48)
 
 YAML is read from PyYAML's event stream (libyaml when available) rather than its composer: events
 carry a position for every node *and* every alias, and composing them here with an explicit stack

@@ -539,6 +539,16 @@ def test_read_refuses_a_huge_file_by_its_size(tmp_path: FsPath) -> None:
     ]
 
 
+def test_read_checks_the_size_limit(tmp_path: FsPath) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("name: " + "x" * 194, encoding="utf-8")
+    with pytest.raises(GraphError) as info:
+        read(path, limits=Limits(max_bytes=100))
+    assert [(i.code, i.file, i.line, i.column, i.message) for i in info.value.issues] == [
+        ("too-large", str(path), 1, 1, "file is 200 bytes; the limit is 100")
+    ]
+
+
 def test_read_of_a_file_that_is_not_utf8(tmp_path: FsPath) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("a: 1\nb: café\n".encode("latin-1"))
