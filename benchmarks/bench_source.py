@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -69,7 +69,10 @@ def main(sizes: list[int]) -> None:
     print(header, " (CPU seconds)")
     for n_nodes in sizes:
         document = graph_document(n_nodes)
-        texts = {"yaml": yaml_text(document), "json": json.dumps(document, indent=2)}
+        texts: dict[Literal["yaml", "json"], str] = {
+            "yaml": yaml_text(document),
+            "json": json.dumps(document, indent=2),
+        }
         baselines: dict[str, Callable[[str], object]] = {
             "yaml": lambda text: yaml.load(text, Loader=yaml.CSafeLoader),
             "json": json.loads,
