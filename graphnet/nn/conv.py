@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -102,24 +101,31 @@ def mirror_pad(x: torch.Tensor, pads: Sequence[int], *, symmetric: bool) -> torc
     edge = 0 if symmetric else 1
     if not symmetric and all(p < n for p, n in zip(pads, x.shape[2:], strict=False)):
         return F.pad(x, torch_pads(tuple((p, p) for p in pads)), mode="reflect")
+    shape = tuple(x.shape)
     for axis, remaining in enumerate(pads, start=2):
         while remaining > 0:
             width = min(remaining, x.shape[axis] - edge)
-            if width < 1:
-                raise ValueError(f"cannot REFLECT-pad an axis of size 1 (axis {axis})")
+            if width < 1:  # NiftyNet asserts here: nothing to reflect on a size-1 axis
+                raise ValueError(
+                    "REFLECT padding cannot extend a spatial axis of size 1. "
+                    f"Received: shape={shape}"
+                )
             x = _mirror_once(x, axis, width, symmetric)
             remaining -= width
     return x
 
 
-@lru_cache(maxsize=256)
+Plan = tuple[tuple[int, ...], Pads]
+_PLANS: dict[tuple[object, ...], Plan] = {}
+
+
 def conv_plan(
     sizes: tuple[int, ...],
     kernel: tuple[int, ...],
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
     padding: str,
-) -> tuple[tuple[int, ...], Pads]:
+) -> Plan:
     """`(mode pads, zero pads)` per axis that make a VALID conv compute `padding`'s output.
 
     >>> conv_plan((16, 15), (4, 3), (1, 2), (1, 1), "SAME")
@@ -127,6 +133,26 @@ def conv_plan(
     >>> conv_plan((16,), (4,), (1,), (1,), "REFLECT")
     ((2,), ((-1, 0),))
     """
+    # Memoised in eager mode (a few microseconds per call otherwise); a compiler traces the
+    # plain function, so its guards never depend on this dict (nor on an lru_cache wrapper).
+    if torch.compiler.is_compiling():
+        return _conv_plan(sizes, kernel, stride, dilation, padding)
+    key = (sizes, kernel, stride, dilation, padding)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 4096:  # bounded: many distinct input sizes only cost recomputation
+            _PLANS.clear()
+        plan = _PLANS[key] = _conv_plan(sizes, kernel, stride, dilation, padding)
+    return plan
+
+
+def _conv_plan(
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: str,
+) -> Plan:
     axes = zip(sizes, kernel, stride, dilation, strict=True)
     if padding == "VALID":
         extents = tuple(arith.effective_kernel(k, d) for k, d in zip(kernel, dilation, strict=True))

@@ -178,6 +178,18 @@ def test_wrong_rank_input_is_named() -> None:
         conv(torch.zeros(1, 1, 8, 8))
 
 
+def test_reflect_cannot_extend_a_size_one_axis() -> None:
+    conv = ConvLayer(2, 3, padding="REFLECT", in_chns=1, spatial_dims=2)
+    with pytest.raises(ValueError) as info:
+        conv(torch.zeros(1, 1, 4, 1))
+    assert str(info.value) == (
+        "REFLECT padding cannot extend a spatial axis of size 1. Received: shape=(1, 1, 4, 1)"
+    )
+    # SYMMETRIC repeats the edge, so a size-1 axis is fine there.
+    conv = ConvLayer(2, 3, padding="SYMMETRIC", in_chns=1, spatial_dims=2)
+    assert conv(torch.zeros(1, 1, 4, 1)).shape == (1, 2, 4, 1)
+
+
 def test_valid_input_smaller_than_the_kernel_is_named() -> None:
     conv = ConvLayer(4, [3, 5], padding="VALID", in_chns=1, spatial_dims=2)
     with pytest.raises(ValueError) as info:
@@ -340,3 +352,13 @@ def test_torch_export_matches_eager(module) -> None:
     x = torch.randn(2, 2, 7, 6)
     program = torch.export.export(module, (x,))
     torch.testing.assert_close(program.module()(x), module(x))
+
+
+@pytest.mark.slow
+def test_torch_compile_fullgraph_matches_eager() -> None:
+    # Also guards against warnings from dynamo (pytest turns them into errors), e.g. the one
+    # it emits for lru_cache-wrapped helpers.
+    conv = ConvLayer(3, [4, 3], 2, padding="SAME", in_chns=2, spatial_dims=2)
+    x = torch.randn(2, 2, 7, 6)
+    compiled = torch.compile(conv, fullgraph=True, backend="eager")
+    assert torch.allclose(compiled(x), conv(x), atol=1e-6)
