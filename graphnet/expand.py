@@ -89,7 +89,8 @@ class Expander:
             return
         spec, issues = validate_layer(data, path=path, locate=scope.ctx.source.locate)
         self.issues += [_with_notes(i, scope.notes) for i in issues]
-        refs = self.port_refs(scope, spec, path) if spec else _raw_refs(data.get("inputs"), path)
+        raw_inputs = data.get("inputs") if isinstance(data, Mapping) else None
+        refs = self.port_refs(scope, spec, path) if spec else _raw_refs(raw_inputs, path)
         if len(self.nodes) >= self.max_nodes:
             self.issue(
                 scope,
