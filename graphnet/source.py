@@ -93,7 +93,7 @@ class Source:
     Paths are tuples of mapping keys and list indices: `("nodes", "conv1", "inputs", 0)`.
     `positions` holds where each value starts, `key_positions` where the key of each mapping
     entry starts. Values reached through an alias are placed at the alias; their parts at the
-    anchored text they copy.
+    anchored text they copy. `text` is the source as read, less any byte-order mark.
     """
 
     file: str
