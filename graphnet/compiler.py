@@ -28,6 +28,7 @@ from torch import fx
 from graphnet import nn as gnn
 from graphnet.errors import GraphError, GraphnetError, Issue, did_you_mean
 from graphnet.graph import Endpoint, Graph
+from graphnet.nn import extra as gnn_extra
 from graphnet.nn.dilated import DilatedContext
 from graphnet.nn.init import regularization_loss
 from graphnet.shapes import endpoint_shape, propagate, symbolic_inputs
@@ -170,6 +171,13 @@ def _builders() -> dict[str, Builder]:
         "RandomRotationLayer": _augmentation(gnn.RandomRotationLayer),
         "RandomSpatialScalingLayer": _augmentation(gnn.RandomSpatialScalingLayer),
         "CRFAsRNNLayer": _crf,
+        "SoftmaxLayer": _generic(gnn_extra.SoftmaxLayer),
+        "MergeLayer": lambda spec, ctx: gnn_extra.MergeLayer(
+            **spec.fields(), n_inputs=len(ctx.inputs), in_chns=ctx.in_chns
+        ),
+        "GlobalPoolLayer": _generic(gnn_extra.GlobalPoolLayer),
+        "CropToMatchLayer": _generic(gnn_extra.CropToMatchLayer),
+        "LinearUpSampleLayer": _generic(gnn_extra.LinearUpSampleLayer),
     }
 
 

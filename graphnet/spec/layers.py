@@ -18,6 +18,13 @@ from graphnet.spec.conv import (
 )
 from graphnet.spec.crf import CRFAsRNNLayer
 from graphnet.spec.elementwise import ElementwiseLayer
+from graphnet.spec.extra import (
+    CropToMatchLayer,
+    GlobalPoolLayer,
+    LinearUpSampleLayer,
+    MergeLayer,
+    SoftmaxLayer,
+)
 from graphnet.spec.loss import LossFunction
 from graphnet.spec.normalisation import HistogramNormalisationLayer, MeanVarNormalisationLayer
 from graphnet.spec.sampling import CropLayer, DownSampleLayer, LinearResizeLayer, UpSampleLayer
@@ -41,7 +48,12 @@ Layer = Annotated[
     | RandomFlipLayer
     | RandomRotationLayer
     | RandomSpatialScalingLayer
-    | CRFAsRNNLayer,
+    | CRFAsRNNLayer
+    | SoftmaxLayer
+    | MergeLayer
+    | GlobalPoolLayer
+    | CropToMatchLayer
+    | LinearUpSampleLayer,
     Field(discriminator="type"),
 ]
 
