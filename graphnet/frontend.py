@@ -49,7 +49,8 @@ def build(src: source.Source, overrides: Mapping[str, Any] | None, root: FsPath)
     top = Scope("", ctx, dict(ctx.params), inputs={n: Endpoint(n) for n in header.inputs})
     expander = Expander()
     try:
-        expander.expand_nodes(top, src.data.get("nodes") or {}, ("nodes",))
+        nodes = src.data.get("nodes")
+        expander.expand_nodes(top, nodes if isinstance(nodes, Mapping) else {}, ("nodes",))
     except _Abort:
         raise GraphError([*issues, *expander.issues]) from None
     issues += expander.issues
