@@ -84,6 +84,10 @@ class Expander:
     def emit_layer(self, scope: Scope, local_id: str, raw: Any, path: Path) -> None:
         flat_id = scope.prefix + local_id
         scope.layers[local_id] = flat_id
+        if not isinstance(raw, Mapping):
+            message = "a node must be a mapping with 'type' (a layer) or 'block' (a block instance)"
+            self.issue(scope, "bad-node", message, path)
+            return
         data = self.substitute(scope, raw, path, keep=("inputs", "type"))
         if data is None:
             return

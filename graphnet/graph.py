@@ -52,13 +52,16 @@ class Graph:
     file: str | None = None
     warnings: list[Issue] = field(default_factory=list)
     document: dict[str, Any] = field(default_factory=dict)
+    _layers: list[str] | None = field(default=None, repr=False)
 
     @property
     def layers(self) -> list[str]:
-        """Layer node ids in a deterministic topological order (file order breaks ties)."""
-        order = {node: i for i, node in enumerate(self.nx.nodes)}
-        sorted_nodes = nx.lexicographical_topological_sort(self.nx, key=lambda n: order[n])
-        return [n for n in sorted_nodes if self.nx.nodes[n]["kind"] == "layer"]
+        """Layer node ids in a deterministic topological order (computed once; the IR is
+        not changed after it is built)."""
+        if self._layers is None:
+            nodes = self.nx.nodes
+            self._layers = [n for n in nx.topological_sort(self.nx) if nodes[n]["kind"] == "layer"]
+        return list(self._layers)
 
     def spec(self, node: str) -> LayerSpec:
         spec: LayerSpec = self.nx.nodes[node]["spec"]
@@ -131,6 +134,8 @@ def check_unused(graph: Graph) -> Iterator[Issue]:
     """Warnings for layer nodes and inputs that no graph output depends on."""
     needed: set[str] = set()
     for endpoint in graph.outputs.values():
+        if endpoint.node not in graph.nx:
+            continue
         needed.add(endpoint.node)
         needed |= nx.ancestors(graph.nx, endpoint.node)
     for node, attrs in graph.nx.nodes(data=True):
