@@ -191,6 +191,8 @@ def _regression_inputs(
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """`(B, M)` prediction, truth and weights (`Cosine`: `(B, D, N)` vectors, `(B, N)`)."""
     shape = tuple(prediction.shape)
+    if len(shape) < 2:
+        raise ValueError(f"prediction must be (B, C, *spatial). Received: prediction shape={shape}")
     pred = _as_float(prediction)
     truth = _channels_first(truth, shape, "ground_truth", loss_type, {shape[1]})
     truth = _as_float(truth).to(pred.dtype)

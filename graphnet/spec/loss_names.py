@@ -92,8 +92,6 @@ LOSS_PARAMS: dict[str, dict[str, object]] = {name: {} for name in LOSS_TYPES} | 
 }
 
 WeightMapUse = Literal["weighted", "ignored", "unsupported"]
-#: What a weight map does: it weights the sums, NiftyNet ignores it with a warning, or NiftyNet
-#: raises NotImplementedError (graphnet raises ValueError).
 _NO_WEIGHT_MAP: dict[str, WeightMapUse] = {
     "CrossEntropy_Dense": "unsupported",
     "Dice_Dense": "unsupported",
@@ -102,6 +100,8 @@ _NO_WEIGHT_MAP: dict[str, WeightMapUse] = {
     "WGDL": "ignored",
 }
 _WEIGHTED: WeightMapUse = "weighted"
+#: What a weight map does: it weights the sums, NiftyNet ignores it with a warning, or NiftyNet
+#: raises NotImplementedError (graphnet raises ValueError).
 WEIGHT_MAP_USE: dict[str, WeightMapUse] = dict.fromkeys(LOSS_TYPES, _WEIGHTED) | _NO_WEIGHT_MAP
 
 # Numeric parameters: (lowest allowed, whether the lowest is excluded, highest allowed).

@@ -419,6 +419,14 @@ def test_tversky_is_monai_over_classes_and_voxels_flattened() -> None:
     assert per_class.item() != pytest.approx(theirs.item(), abs=1e-3)
 
 
+def test_dice_plus_xent_is_monai_dice_ce_minus_one() -> None:
+    # NiftyNet returns xent - mean Dice (no "1 -"); MONAI 1 - mean Dice + CE, same smoothing.
+    logits, labels = _monai_case(4, seed=27)
+    theirs = monai_losses.DiceCELoss(to_onehot_y=True, softmax=True)(logits, labels)
+    ours = LossFunction(4, "DicePlusXEnt")(logits, labels)
+    torch.testing.assert_close(ours, theirs - 1, rtol=1e-12, atol=1e-12)
+
+
 def test_wgdl_equals_monai_for_the_brats_tree() -> None:
     # MONAI's default weighting gives every foreground class TP weight 1 = M_tree[0, c], and
     # M_tree's largest entry is already 1 (MONAI rescales M by its maximum). No smoothing
@@ -516,13 +524,14 @@ def test_autocast_reduces_in_float32(loss_type: str, dtype: torch.dtype) -> None
     module = LossFunction(3, loss_type)
     half = logits.to(dtype).requires_grad_()
     pred, truth = _inputs_for(loss_type, half, labels)
+    fed = truth.to(dtype) if truth.dtype == torch.float32 else truth
     with torch.autocast("cpu", dtype=dtype):
-        loss = module(pred, truth if truth.dtype != torch.float32 else truth.to(dtype))
+        loss = module(pred, fed)
     loss.backward()
     assert loss.dtype == torch.float32
     assert half.grad is not None and half.grad.dtype == dtype and torch.isfinite(half.grad).all()
     # Everything after the upcast runs in float32: the same value as outside autocast ...
-    same_inputs = module(pred.detach().float(), truth if truth.dtype != torch.float32 else truth)
+    same_inputs = module(pred.detach().float(), fed.float() if fed.is_floating_point() else fed)
     torch.testing.assert_close(loss, same_inputs, rtol=1e-6, atol=1e-6)
     # ... and close to the loss of the unrounded float32 logits.
     reference = module(*_inputs_for(loss_type, logits, labels))
@@ -664,6 +673,12 @@ def test_shape_errors(
     with pytest.raises(ValueError) as info:
         LossFunction(3, loss_type)(torch.zeros(pred_shape), truth)
     assert str(info.value) == message
+
+
+def test_regression_needs_a_channel_axis() -> None:
+    with pytest.raises(ValueError) as info:
+        LossFunction(1, "L1Loss")(torch.zeros(4), torch.zeros(4))
+    assert str(info.value) == "prediction must be (B, C, *spatial). Received: prediction shape=(4,)"
 
 
 def test_weight_map_shape_error() -> None:
