@@ -54,7 +54,8 @@ class PermutohedralLattice:
         self.dim = points.shape[-1]
         batch = torch.arange(points.shape[0], device=points.device)
         batch = batch[:, None].expand(points.shape[:2]).reshape(-1)
-        keys, self.barycentric = _enclosing_simplex(points.reshape(-1, self.dim), batch)
+        quotient, rank, self.barycentric = _enclosing_simplex(points.reshape(-1, self.dim))
+        keys = _vertex_keys(batch, quotient, rank)
         lattice_keys, inverse = torch.unique(keys.packed, return_inverse=True)
         self.vertex_index = inverse
         self.n_lattice = lattice_keys.shape[0]
@@ -113,8 +114,12 @@ def _elevate(points: Tensor) -> Tensor:
     return torch.cat([tail_sums, zero], -1) - torch.cat([zero, scaled * i], -1)
 
 
-def _enclosing_simplex(points: Tensor, batch: Tensor) -> tuple[_VertexKeys, Tensor]:
-    """Vertex keys `(d+1, P)` and barycentric weights `(d+1, P)` of each point's simplex."""
+def _enclosing_simplex(points: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Each point's simplex: remainder-0 corner `(P, d+1)`, ranks `(P, d+1)`, weights `(d+1, P)`.
+
+    The corner is given by its coordinates divided by `d+1`; `rank[p, i]` is the position of
+    coordinate `i` when the offsets from the corner are sorted in decreasing order.
+    """
     d = points.shape[-1]
     elevated = _elevate(points)
     quotient = torch.round(elevated / (d + 1))  # nearest remainder-0 point, / (d+1)
@@ -129,31 +134,36 @@ def _enclosing_simplex(points: Tensor, batch: Tensor) -> tuple[_VertexKeys, Tens
     quotient = quotient.long() + wrap
     ascending = torch.sort((elevated - quotient * (d + 1)) / (d + 1), dim=-1).values
     barycentric = ascending - torch.cat([ascending[:, -1:] - 1.0, ascending[:, :-1]], -1)
-    # Vertex r has coordinates (d+1) q_i + r - (d+1) [rank_i > d - r]; keep the first d.
-    remainders = torch.arange(d + 1, device=points.device)[:, None, None]
-    vertex_q = quotient[None, :, :d] - (rank[None, :, :d] > d - remainders).long()
-    keys = _pack(batch, remainders, vertex_q)
-    return keys, barycentric.T
+    return quotient, rank, barycentric.T
 
 
-def _pack(batch: Tensor, remainder: Tensor, quotients: Tensor) -> _VertexKeys:
-    """Pack fields (batch, remainder, q_0..q_{d-1}) into int64 keys, mixed radix, no host sync.
+def _vertex_keys(batch: Tensor, quotient: Tensor, rank: Tensor) -> _VertexKeys:
+    """Pack every simplex vertex into an int64 key `(d+1, P)`: mixed radix, no host sync.
 
-    Each quotient field is padded by one on both sides so that blur neighbours (which move every
-    quotient by at most one) get keys of their own instead of aliasing into the next field.
+    Vertex r has coordinates `(d+1) q_i + r - (d+1) [rank_i > d - r]`; the key holds the fields
+    (batch, r, q_0 .. q_{d-1}) (the last coordinate is implied by `Σ c = 0`). Vertices lie at
+    most one below the corner's quotients and blur neighbours one further either way, so each
+    field is padded to make room for them: neighbour keys never alias into another field.
     """
-    d = quotients.shape[-1]
-    low = quotients.amin(dim=(0, 1)) - 1
-    spans = quotients.amax(dim=(0, 1)) + 2 - low
+    d = quotient.shape[-1] - 1
+    corner = quotient[:, :d]
+    low = corner.amin(0) - 2
+    spans = corner.amax(0) + 2 - low
     n_batch = batch[-1:] + 1
     radices = torch.cat([n_batch, n_batch.new_full((1,), d + 1), spans])
     _check_key_space(radices)
     strides = torch.cat([radices[1:].flip(0).cumprod(0).flip(0), radices.new_ones(1)])
-    packed = _combine(batch, remainder[..., 0], quotients, low, strides)
-    return _VertexKeys(packed, low, radices, strides)
+    # One remainder at a time keeps the peak memory at (P, d) integers.
+    packed = [
+        _combine(batch, r, corner - (rank[:, :d] > d - r).long(), low, strides)
+        for r in range(d + 1)
+    ]
+    return _VertexKeys(torch.stack(packed), low, radices, strides)
 
 
-def _combine(batch: Tensor, remainder: Tensor, q: Tensor, low: Tensor, strides: Tensor) -> Tensor:
+def _combine(
+    batch: Tensor, remainder: Tensor | int, q: Tensor, low: Tensor, strides: Tensor
+) -> Tensor:
     """Mixed-radix key of the fields (batch, remainder, q_0 .. q_{d-1}); `q` has a last axis."""
     return batch * strides[0] + remainder * strides[1] + ((q - low) * strides[2:]).sum(-1)
 
@@ -204,4 +214,4 @@ def _splat(rows: Tensor, vertex_index: Tensor, weights: Tensor, n_lattice: int) 
     """Scatter `(P, C)` values onto `L+1` lattice rows with barycentric weights."""
     contributions = (weights[..., None] * rows[None]).reshape(-1, rows.shape[1])
     lattice = rows.new_zeros(n_lattice + 1, rows.shape[1])
-    return lattice.index_add(0, vertex_index.reshape(-1), contributions)
+    return lattice.index_put((vertex_index.reshape(-1),), contributions, accumulate=True)
