@@ -53,7 +53,17 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "RandomRotationLayer": [{"inputs": {"image": "image", "label": "label"}, "interp_order": {"image": 1, "label": 0}, "extra": {"label": 1}}],
     "RandomSpatialScalingLayer": [{"inputs": {"image": "image"}, "interp_order": 3}],
     "CRFAsRNNLayer": [{"inputs": {"features": "feat", "logits": "image"}, "T": 2, "extra": {"feat": 1}}],
+    "SoftmaxLayer": [{}],
+    "MergeLayer": [
+        {"func": "AVERAGE", "inputs": ["image", "other", "other"], "extra": {"other": 3}},
+        {"func": "WEIGHTED_AVERAGE", "inputs": ["image", "other"], "extra": {"other": 3}},
+        {"func": "MAXOUT", "inputs": ["image", "other"], "extra": {"other": 3}},
+    ],
+    "GlobalPoolLayer": [{"func": "AVG"}, {"func": "MAX", "keep_dims": True}],
+    "CropToMatchLayer": [{"inputs": ["image", "small"], "extra": {"small": 1}}],
+    "LinearUpSampleLayer": [{"factor": 2}],
 }
+SMALLER = {"small": (8, 6, 5)}
 LABEL_INPUTS = {"label"}
 
 
@@ -103,7 +113,7 @@ def test_inferred_shape_equals_torch_shape(layer: str, index: int, rank: int, tm
     (tmp_path / "landmarks.txt").write_text(LANDMARKS)
     graph = gn.loads(text, name=str(tmp_path / "g.yaml"))
     spatial = (12, 10, 9)[:rank] if layer != "CRFAsRNNLayer" else (6, 5, 4)[:rank]
-    shapes = {name: (2, c, *spatial) for name, c in channels.items()}
+    shapes = {name: (2, c, *SMALLER.get(name, spatial)[:rank]) for name, c in channels.items()}
     inferred = gn.infer_shapes(graph, **shapes)
     model = gn.compile(graph, input_shapes=shapes).train()
     result = model(*(_tensor(name, shapes[name]) for name in graph.inputs))
