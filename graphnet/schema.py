@@ -30,7 +30,7 @@ def schema() -> dict[str, Any]:
     generated = GraphDocument.model_json_schema(by_alias=True, mode="validation")
     defs = generated.pop("$defs", {})
     for name, definition in defs.items():
-        if name not in ("GraphDocument", "InputSpec", "BlockParam", "BlockDef"):
+        if name not in ("GraphDocument", "BlockParam", "BlockDef"):
             _allow_expressions(definition)
     defs["Expression"] = EXPRESSION
     _close_pattern_objects(generated)
