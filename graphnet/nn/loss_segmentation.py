@@ -80,8 +80,12 @@ def _overlap(probs: Tensor, labels: Tensor, weight: Tensor | None) -> tuple[Tens
 
 def cross_entropy(logits: Tensor, labels: Tensor, weight: Tensor | None) -> Tensor:
     """Mean `-log softmax(z)[y]` over voxels; weighted: `sum w e / max(sum w, 1e-6)`."""
-    entropy = F.cross_entropy(logits, labels.squeeze(1).long(), reduction="none")  # (B, N)
-    return _weighted_mean(entropy, weight)
+    target = labels.squeeze(1).long()
+    if weight is None:
+        # Every sample has N voxels, so the mean of the per-sample means is the overall mean,
+        # and torch's fused mean is faster than reduction="none".
+        return F.cross_entropy(logits, target).expand(logits.shape[0])
+    return _weighted_mean(F.cross_entropy(logits, target, reduction="none"), weight)
 
 
 def _weighted_mean(values: Tensor, weight: Tensor | None) -> Tensor:

@@ -126,7 +126,7 @@ class LossConfigProblem:
 
 
 def loss_config_problems(
-    n_class: object, loss_type: object, loss_func_params: Mapping[str, Any] | None
+    n_class: object, loss_type: object, loss_func_params: object
 ) -> list[LossConfigProblem]:
     """Every problem with a `LossFunction(n_class, loss_type, loss_func_params)` config.
 
@@ -135,7 +135,10 @@ def loss_config_problems(
     if not isinstance(loss_type, str) or loss_type not in LOSS_TYPES:
         hint = did_you_mean(str(loss_type), LOSS_TYPES, what="loss_type")
         return [_problem(("loss_type",), f"unknown loss_type: {hint}", loss_type=loss_type)]
-    params = dict(loss_func_params or {})
+    if loss_func_params is not None and not isinstance(loss_func_params, Mapping):
+        message = "loss_func_params must be a mapping of parameter names to values"
+        return [_problem(("loss_func_params",), message, loss_func_params=loss_func_params)]
+    params: dict[object, object] = dict(loss_func_params or {})
     classes = _class_count(n_class) if loss_type in SEGMENTATION_LOSSES else 0
     problems: list[LossConfigProblem] = []
     if classes is None:
@@ -152,7 +155,7 @@ def loss_config_problems(
                 _problem(("loss_func_params", str(name)), message, **{str(name): value})
             )
         else:
-            problems += _value_problems(loss_type, name, value, classes)
+            problems += _value_problems(loss_type, str(name), value, classes)
     if loss_type == "WGDL" and params.get("M") is None and classes and classes > len(M_TREE):
         message = (
             f"WGDL's default distance matrix (NiftyNet's M_tree) has {len(M_TREE)} classes; "

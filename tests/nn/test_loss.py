@@ -3,6 +3,8 @@ formulas (`_ref_loss.py`), NiftyNet's own test expectations, and MONAI where the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -12,7 +14,12 @@ import torch
 from torch import Tensor, nn
 
 from graphnet.nn.loss import LOSS_PARAMS, REGRESSION_LOSSES, SEGMENTATION_LOSSES, LossFunction
-from graphnet.spec.loss_names import DENSE_LOSSES, LOSS_TYPES, WEIGHT_MAP_USE
+from graphnet.spec.loss_names import (
+    DENSE_LOSSES,
+    LOSS_TYPES,
+    WEIGHT_MAP_USE,
+    loss_config_problems,
+)
 
 try:
     from . import _ref_loss as ref
@@ -611,6 +618,24 @@ def test_config_errors(kwargs: dict[str, Any], message: str) -> None:
     assert str(info.value) == message
 
 
+def test_config_problems_are_all_collected_with_their_fields() -> None:
+    problems = loss_config_problems(0, "Tversky", {"alpah": 1, "beta": -1})
+    assert [p.field for p in problems] == [
+        ("n_class",),
+        ("loss_func_params", "alpah"),
+        ("loss_func_params", "beta"),
+    ]
+    assert (
+        problems[2].message
+        == "Tversky parameter beta must be a number in [0, inf). Received: beta=-1"
+    )
+    assert loss_config_problems(4, "Dice", [("r", 1)])[0].message == (
+        "loss_func_params must be a mapping of parameter names to values. "
+        "Received: loss_func_params=[('r', 1)]"
+    )
+    assert loss_config_problems(4, "GDSC", {"type_weight": "Simple"}) == []
+
+
 def test_regression_ignores_n_class() -> None:
     assert LossFunction(0, "L2Loss").loss_func_params == {}
 
@@ -780,3 +805,9 @@ def test_state_dict_round_trip_and_repr() -> None:
         "loss_func_params={'alpha': 0.5, 'beta': 0.5})"
     )
     assert LossFunction(2, "CrossEntropy").softmax is False  # always reads logits
+
+
+def test_loss_names_import_without_torch() -> None:
+    # The spec layer imports the names and parameter tables; `graphnet validate` needs no torch.
+    code = "import sys, graphnet.spec.loss_names; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
