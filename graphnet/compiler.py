@@ -113,7 +113,7 @@ def _fully_connected(spec: LayerSpec, ctx: BuildContext) -> torch.nn.Module:
 
 
 def _elementwise(spec: LayerSpec, ctx: BuildContext) -> torch.nn.Module:
-    channels = [shape[1] for shape in ctx.inputs]
+    channels = [shape[1] or 0 for shape in ctx.inputs]
     return gnn.ElementwiseLayer(**spec.fields(), in_chns=channels, spatial_dims=ctx.spatial_dims)
 
 
@@ -201,7 +201,7 @@ class CompiledGraph(fx.GraphModule):
         """Keep dropout active in eval mode (Monte-Carlo dropout)."""
         for module in self.modules():
             if hasattr(module, "mc_dropout"):
-                module.mc_dropout = enabled
+                setattr(module, "mc_dropout", enabled)  # noqa: B010 (typed as Module attr)
         return self
 
 

@@ -1,7 +1,7 @@
 """Serialising graphs: `dump` (a loadable document) and `dump_flat` (the expanded graph).
 
-    >>> graph == loads(dump(graph))
-    True
+>>> graph == loads(dump(graph))
+True
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def flat(graph: Graph) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": spec.type}
         inputs = {port: str(endpoint) for port, endpoint in graph.node_inputs(node)}
         entry["inputs"] = inputs
-        entry.update(spec.model_dump(exclude={"type", "inputs"}, exclude_defaults=True, mode="json"))
+        entry.update(
+            spec.model_dump(exclude={"type", "inputs"}, exclude_defaults=True, mode="json")
+        )
         dilation = graph.nx.nodes[node].get("dilation", 1)
         if dilation > 1:
             entry["dilation_factor"] = dilation

@@ -14,12 +14,21 @@ from graphnet.graph import Graph
 from graphnet.shapes import input_shapes, propagate, symbolic_inputs
 
 FORMATS = (".pt2", ".onnx", ".pt")
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-          "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32,
-          "uint8": torch.uint8, "bool": torch.bool}
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
 
 
-def example_shapes(graph: Graph, given: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+def example_shapes(
+    graph: Graph, given: Mapping[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
     """Given shapes, or for each missing input the smallest cube size in 16..128 that works."""
     shapes = dict(given)
     for size in (16, 32, 48, 64, 96, 128):
@@ -48,22 +57,29 @@ def export(graph: Graph, output: str | Path, given: Mapping[str, tuple[int, ...]
     """Write the model to `output`; the format follows the suffix."""
     path = Path(output)
     if path.suffix not in FORMATS:
-        raise GraphnetError(f"unknown export format '{path.suffix}'; use one of {', '.join(FORMATS)}")
+        raise GraphnetError(
+            f"unknown export format '{path.suffix}'; use one of {', '.join(FORMATS)}"
+        )
     model = compile(graph).eval()
     args = example_inputs(graph, example_shapes(graph, given))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".pt2":
         torch.export.save(torch.export.export(model, args), str(path))
     elif path.suffix == ".pt":
-        torch.jit.save(torch.jit.trace(model, args, strict=False), str(path))
+        traced = torch.jit.trace(model, args, strict=False)  # type: ignore[no-untyped-call]
+        torch.jit.save(traced, str(path))
     else:
         _onnx(model, args, path, list(graph.inputs))
     return path
 
 
-def _onnx(model: torch.nn.Module, args: tuple[torch.Tensor, ...], path: Path, names: list[str]) -> None:
+def _onnx(
+    model: torch.nn.Module, args: tuple[torch.Tensor, ...], path: Path, names: list[str]
+) -> None:
     try:
         import onnx  # noqa: F401
     except ImportError:
-        raise GraphnetError("ONNX export needs the onnx extra: pip install 'graphnet[onnx]'") from None
+        raise GraphnetError(
+            "ONNX export needs the onnx extra: pip install 'graphnet[onnx]'"
+        ) from None
     torch.onnx.export(model, args, str(path), input_names=names, dynamo=True)

@@ -73,7 +73,10 @@ def endpoint_shape(
     if isinstance(value, tuple):
         if endpoint.output is None:
             return value
-        message = f"'{endpoint}' refers to output '{endpoint.output}' of '{endpoint.node}', which has a single output"
+        message = (
+            f"'{endpoint}' refers to output '{endpoint.output}' of '{endpoint.node}', "
+            "which has a single output"
+        )
         issues.append(
             _node_issue(
                 graph, consumer, "unknown-ref", message, hint=f"refer to it as '{endpoint.node}'"
@@ -210,15 +213,9 @@ def flatten(graph: Graph, shapes: Shapes) -> dict[str, tuple[Any, ...]]:
             for name, shape in value.items():
                 out[f"{node}.{name}"] = shape
     for name, endpoint in graph.outputs.items():
-        shape = out.get(str(endpoint))
-        if (
-            shape is None
-            and endpoint.output is None
-            and isinstance(shapes.get(endpoint.node), dict)
-        ):
-            continue
-        if shape is not None:
-            out[name] = shape
+        found = out.get(str(endpoint))
+        if found is not None:
+            out[name] = found
     return out
 
 

@@ -12,8 +12,23 @@ from pathlib import Path
 from graphnet.cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = "graphnet: 1\nname: t\nparams: {n: 4}\ninputs:\n  image: {channels: 1, spatial_dims: 2}\nnodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: '${n}'}\noutputs: {y: c}\n"
-BAD = "graphnet: 1\nname: t\ninputs:\n  image: {channels: 1, spatial_dims: 2}\nnodes:\n  c: {type: ConvLayer, inputs: imag, n_output_chns: 4}\noutputs: {y: c}\n"
+GOOD = """graphnet: 1
+name: t
+params: {n: 4}
+inputs:
+  image: {channels: 1, spatial_dims: 2}
+nodes:
+  c: {type: ConvLayer, inputs: image, n_output_chns: '${n}'}
+outputs: {y: c}
+"""
+BAD = """graphnet: 1
+name: t
+inputs:
+  image: {channels: 1, spatial_dims: 2}
+nodes:
+  c: {type: ConvLayer, inputs: imag, n_output_chns: 4}
+outputs: {y: c}
+"""
 
 
 def call(*argv: str) -> tuple[int, str, str]:
@@ -32,7 +47,8 @@ def test_validate_error_format_with_caret(write: Callable[[str, str], Path]) -> 
     code, out, err = call("validate", str(path))
     assert code == 1 and out == ""
     assert err.splitlines() == [
-        f"{path}:6:32: error[unknown-ref]: 'imag' is not a node, input or block output in this scope",
+        f"{path}:6:32: error[unknown-ref]: "
+        "'imag' is not a node, input or block output in this scope",
         " 6 |   c: {type: ConvLayer, inputs: imag, n_output_chns: 4}",
         "   |                                ^",
         "  hint: did you mean 'image'? valid reference values: c, image",
@@ -45,12 +61,19 @@ def test_validate_json(write: Callable[[str, str], Path]) -> None:
     code, out, _ = call("validate", "--format", "json", str(path))
     assert code == 1
     (issue,) = json.loads(out)
-    assert (issue["code"], issue["line"], issue["column"], issue["severity"]) == ("unknown-ref", 6, 32, "error")
+    assert (issue["code"], issue["line"], issue["column"], issue["severity"]) == (
+        "unknown-ref",
+        6,
+        32,
+        "error",
+    )
 
 
 def test_set_overrides_params(write: Callable[[str, str], Path]) -> None:
     path = write(GOOD, "g.yaml")
-    code, out, _ = call("summary", str(path), "--set", "n=3", "--input", "image=2x1x8x8", "--format", "json")
+    code, out, _ = call(
+        "summary", str(path), "--set", "n=3", "--input", "image=2x1x8x8", "--format", "json"
+    )
     assert code == 0
     (row,) = json.loads(out)["nodes"]
     assert (row["output"], row["params"]) == ("(2, 3, 8, 8)", 27)
@@ -88,16 +111,21 @@ def test_schema_check(tmp_path: Path) -> None:
 
 
 def test_validate_does_not_import_torch() -> None:
+    example = str(ROOT / "examples" / "highres3dnet.yaml")
     code = (
         "import sys\nfrom graphnet.cli import run\nimport io\n"
-        f"rc = run(['validate', {str(ROOT / 'examples' / 'highres3dnet.yaml')!r}], io.StringIO(), io.StringIO())\n"
+        f"rc = run(['validate', {example!r}], io.StringIO(), io.StringIO())\n"
         "assert rc == 0, rc\nassert 'torch' not in sys.modules, 'torch was imported'\n"
-        "run(['summary', " + repr(str(ROOT / "examples" / "highres3dnet.yaml")) + ", '--input', 'image=1x1x32x32x32'], io.StringIO(), io.StringIO())\n"
+        "run(['summary', "
+        + repr(str(ROOT / "examples" / "highres3dnet.yaml"))
+        + ", '--input', 'image=1x1x32x32x32'], io.StringIO(), io.StringIO())\n"
         "assert 'torch' not in sys.modules, 'summary imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_python_dash_m_works() -> None:
-    result = subprocess.run([sys.executable, "-m", "graphnet", "--version"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "graphnet", "--version"], capture_output=True, text=True, check=True
+    )
     assert result.stdout.startswith("graphnet ")

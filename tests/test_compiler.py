@@ -65,7 +65,9 @@ def test_wrong_input_gets_a_clear_error(heads: gn.Graph) -> None:
     model = gn.compile(heads, outputs=["logits"])
     with pytest.raises(ValueError) as info:
         model(torch.randn(1, 3, 8, 8))
-    assert str(info.value) == "input 'image' must have shape (batch, 2, size, size); got (1, 3, 8, 8)"
+    assert (
+        str(info.value) == "input 'image' must have shape (batch, 2, size, size); got (1, 3, 8, 8)"
+    )
     with pytest.raises(ValueError, match=r"input 'image' must have shape"):
         model(torch.randn(2, 8, 8))
 
@@ -74,7 +76,12 @@ def test_state_dict_keys_are_node_ids_and_stable(heads: gn.Graph) -> None:
     keys = list(gn.compile(heads, outputs=["logits"]).state_dict())
     assert keys[:3] == ["trunk.conv.weight", "trunk.norm.gamma", "trunk.norm.beta"]
     assert "logits.weight" in keys
-    bigger = gn.loads(TWO_HEADS.replace("outputs:", "  extra: {type: ActiLayer, func: prelu, inputs: aux}\noutputs: {e: extra}\nx_outputs:").replace("x_outputs: {logits: logits, aux: aux, loss: loss}\n", ""))
+    bigger = gn.loads(
+        TWO_HEADS.replace(
+            "outputs:",
+            "  extra: {type: ActiLayer, func: prelu, inputs: aux}\noutputs: {e: extra}\nx_outputs:",
+        ).replace("x_outputs: {logits: logits, aux: aux, loss: loss}\n", "")
+    )
     assert set(keys) <= set(gn.compile(bigger).state_dict()) | set(keys)
 
 
@@ -147,7 +154,9 @@ def test_space_to_batch_matches_numpy_interleaving() -> None:
     for a in range(2):
         for b in range(2):
             for n in range(2):
-                np.testing.assert_array_equal(moved[(a * 2 + b) * 2 + n].numpy(), ref[n, :, a::2, b::2])
+                np.testing.assert_array_equal(
+                    moved[(a * 2 + b) * 2 + n].numpy(), ref[n, :, a::2, b::2]
+                )
     torch.testing.assert_close(batch_to_space(moved, 2, 2), x)
 
 
@@ -155,8 +164,12 @@ def test_space_to_batch_matches_numpy_interleaving() -> None:
 def test_dilated_context_equals_native_dilation_for_odd_same_kernels(rank: int) -> None:
     """The compiler lowers NiftyNet's dilated context to `dilation=f`; prove it is exact."""
     torch.manual_seed(0)
-    wrapped_conv = ConvolutionLayer(4, kernel_size=3, acti_func="prelu", in_chns=2, spatial_dims=rank)
-    native = ConvolutionLayer(4, kernel_size=3, dilation=4, acti_func="prelu", in_chns=2, spatial_dims=rank)
+    wrapped_conv = ConvolutionLayer(
+        4, kernel_size=3, acti_func="prelu", in_chns=2, spatial_dims=rank
+    )
+    native = ConvolutionLayer(
+        4, kernel_size=3, dilation=4, acti_func="prelu", in_chns=2, spatial_dims=rank
+    )
     native.load_state_dict(wrapped_conv.state_dict())
     x = torch.randn(2, 2, *([16] * rank))
     wrapped = DilatedContext(wrapped_conv, 4)

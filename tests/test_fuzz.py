@@ -28,7 +28,19 @@ junk = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["${", "${1/0}", "${x.y}", "${10**10**10}", "image", "stage1.out", "SUM", "ConvLayer", "residual"]),
+    st.sampled_from(
+        [
+            "${",
+            "${1/0}",
+            "${x.y}",
+            "${10**10**10}",
+            "image",
+            "stage1.out",
+            "SUM",
+            "ConvLayer",
+            "residual",
+        ]
+    ),
     st.lists(st.integers(min_value=-3, max_value=5), max_size=4),
     st.dictionaries(st.text(max_size=6), st.integers(), max_size=3),
 )
@@ -75,7 +87,9 @@ def _load_only_graph_errors(text: str, fmt: str) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), st.integers(0, 2), junk, st.integers(0, len(SEED_DATA) - 1), st.integers(1, 3))
-def test_data_mutations_only_raise_graph_error(data: st.DataObject, action: int, value: Any, seed: int, rounds: int) -> None:
+def test_data_mutations_only_raise_graph_error(
+    data: st.DataObject, action: int, value: Any, seed: int, rounds: int
+) -> None:
     doc = SEED_DATA[seed]
     for _ in range(rounds):
         path = data.draw(st.sampled_from(_paths(doc)))
@@ -90,8 +104,12 @@ def test_data_mutations_only_raise_graph_error(data: st.DataObject, action: int,
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(SEEDS) - 1), st.integers(0, 4000), st.integers(0, 20), st.text(max_size=8))
-def test_text_mutations_only_raise_graph_error(seed: int, where: int, cut: int, insert: str) -> None:
+@given(
+    st.integers(0, len(SEEDS) - 1), st.integers(0, 4000), st.integers(0, 20), st.text(max_size=8)
+)
+def test_text_mutations_only_raise_graph_error(
+    seed: int, where: int, cut: int, insert: str
+) -> None:
     text = SEEDS[seed]
     where %= len(text)
     _load_only_graph_errors(text[:where] + insert + text[where + cut :], "yaml")

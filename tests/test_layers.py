@@ -28,14 +28,37 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
         {"n_output_chns": 2, "kernel_size": 5, "padding": "SYMMETRIC", "stride": 3},
     ],
     "ConvolutionLayer": [
-        {"n_output_chns": 6, "kernel_size": 3, "acti_func": "prelu", "feature_normalization": "group", "group_size": 3},
-        {"n_output_chns": 4, "preactivation": True, "feature_normalization": "instance", "keep_prob": 0.8},
+        {
+            "n_output_chns": 6,
+            "kernel_size": 3,
+            "acti_func": "prelu",
+            "feature_normalization": "group",
+            "group_size": 3,
+        },
+        {
+            "n_output_chns": 4,
+            "preactivation": True,
+            "feature_normalization": "instance",
+            "keep_prob": 0.8,
+        },
     ],
-    "DeconvLayer": [{"n_output_chns": 4, "kernel_size": 3, "stride": 2}, {"n_output_chns": 2, "kernel_size": 4, "stride": 3, "padding": "VALID"}],
-    "DeconvolutionLayer": [{"n_output_chns": 4, "kernel_size": 2, "stride": 2, "acti_func": "relu"}],
+    "DeconvLayer": [
+        {"n_output_chns": 4, "kernel_size": 3, "stride": 2},
+        {"n_output_chns": 2, "kernel_size": 4, "stride": 3, "padding": "VALID"},
+    ],
+    "DeconvolutionLayer": [
+        {"n_output_chns": 4, "kernel_size": 2, "stride": 2, "acti_func": "relu"}
+    ],
     "CropLayer": [{"border": 2}],
-    "DownSampleLayer": [{"func": "AVG"}, {"func": "MAX", "kernel_size": 2, "stride": 2}, {"func": "CONSTANT", "kernel_size": 3, "stride": 3, "padding": "VALID"}],
-    "UpSampleLayer": [{"func": "REPLICATE", "kernel_size": 2, "stride": 2}, {"func": "CHANNELWISE_DECONV", "kernel_size": 3, "stride": 2}],
+    "DownSampleLayer": [
+        {"func": "AVG"},
+        {"func": "MAX", "kernel_size": 2, "stride": 2},
+        {"func": "CONSTANT", "kernel_size": 3, "stride": 3, "padding": "VALID"},
+    ],
+    "UpSampleLayer": [
+        {"func": "REPLICATE", "kernel_size": 2, "stride": 2},
+        {"func": "CHANNELWISE_DECONV", "kernel_size": 3, "stride": 2},
+    ],
     "ElementwiseLayer": [
         {"func": "SUM", "inputs": ["image", "other"], "extra": {"other": 5}},
         {"func": "SUM", "inputs": ["image", "other"], "extra": {"other": 2}},
@@ -43,16 +66,33 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     ],
     "FullyConnectedLayer": [{"n_output_chns": 7, "acti_func": "relu"}],
     "LinearResizeLayer": [{"new_size": 13}],
-    "HistogramNormalisationLayer": [{"models_filename": "landmarks.txt", "modalities": ["T1", "T1", "T1"]}],
+    "HistogramNormalisationLayer": [
+        {"models_filename": "landmarks.txt", "modalities": ["T1", "T1", "T1"]}
+    ],
     "MeanVarNormalisationLayer": [{}],
     "LossFunction": [
-        {"loss_type": "Dice", "n_class": 3, "inputs": {"prediction": "image", "ground_truth": "label"}, "extra": {"label": 1}},
+        {
+            "loss_type": "Dice",
+            "n_class": 3,
+            "inputs": {"prediction": "image", "ground_truth": "label"},
+            "extra": {"label": 1},
+        },
         {"loss_type": "L2Loss", "inputs": ["image", "target"], "extra": {"target": 3}},
     ],
-    "RandomFlipLayer": [{"flip_axes": [0, 1], "inputs": {"image": "image", "label": "label"}, "extra": {"label": 1}}],
-    "RandomRotationLayer": [{"inputs": {"image": "image", "label": "label"}, "interp_order": {"image": 1, "label": 0}, "extra": {"label": 1}}],
+    "RandomFlipLayer": [
+        {"flip_axes": [0, 1], "inputs": {"image": "image", "label": "label"}, "extra": {"label": 1}}
+    ],
+    "RandomRotationLayer": [
+        {
+            "inputs": {"image": "image", "label": "label"},
+            "interp_order": {"image": 1, "label": 0},
+            "extra": {"label": 1},
+        }
+    ],
     "RandomSpatialScalingLayer": [{"inputs": {"image": "image"}, "interp_order": 3}],
-    "CRFAsRNNLayer": [{"inputs": {"features": "feat", "logits": "image"}, "T": 2, "extra": {"feat": 1}}],
+    "CRFAsRNNLayer": [
+        {"inputs": {"features": "feat", "logits": "image"}, "T": 2, "extra": {"feat": 1}}
+    ],
     "SoftmaxLayer": [{}],
     "MergeLayer": [
         {"func": "AVERAGE", "inputs": ["image", "other", "other"], "extra": {"other": 3}},
@@ -106,8 +146,12 @@ def _tensor(name: str, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.rand(shape) + 0.1
 
 
-@pytest.mark.parametrize(("layer", "index", "rank"), CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}d" for c in CASES])
-def test_inferred_shape_equals_torch_shape(layer: str, index: int, rank: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("layer", "index", "rank"), CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}d" for c in CASES]
+)
+def test_inferred_shape_equals_torch_shape(
+    layer: str, index: int, rank: int, tmp_path: Path
+) -> None:
     torch.manual_seed(0)
     text, channels = _document(layer, SAMPLES[layer][index], rank)
     (tmp_path / "landmarks.txt").write_text(LANDMARKS)

@@ -22,7 +22,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 def test_committed_schema_is_current() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
-        "schemas/graphnet.schema.json is stale: run `graphnet schema -o schemas/graphnet.schema.json`"
+        "schemas/graphnet.schema.json is stale: run `make schema`"
     )
 
 
@@ -79,9 +79,25 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("keep_prob", _with((*NODE, "keep_prob"), 0.5)),
     ("keep_prob zero", _with((*NODE, "keep_prob"), 0)),
     ("unknown type", _with((*NODE, "type"), "ConvolutionalLayer")),
-    ("loss", _with(NODE, {"type": "LossFunction", "inputs": {"prediction": "c", "ground_truth": "image"}, "loss_type": "GDSC"})),
-    ("bad loss", _with(NODE, {"type": "LossFunction", "inputs": ["c", "image"], "loss_type": "dice"})),
-    ("elementwise", _with(NODE, {"type": "ElementwiseLayer", "func": "SUM", "inputs": ["image", "image"]})),
+    (
+        "loss",
+        _with(
+            NODE,
+            {
+                "type": "LossFunction",
+                "inputs": {"prediction": "c", "ground_truth": "image"},
+                "loss_type": "GDSC",
+            },
+        ),
+    ),
+    (
+        "bad loss",
+        _with(NODE, {"type": "LossFunction", "inputs": ["c", "image"], "loss_type": "dice"}),
+    ),
+    (
+        "elementwise",
+        _with(NODE, {"type": "ElementwiseLayer", "func": "SUM", "inputs": ["image", "image"]}),
+    ),
     ("crop negative", _with(NODE, {"type": "CropLayer", "border": -1, "inputs": "image"})),
     ("block node", _with(NODE, {"block": "b", "inputs": "image", "repeat": 2, "with": {"n": 3}})),
     ("block repeat 0", _with(NODE, {"block": "b", "inputs": "image", "repeat": 0})),
@@ -92,9 +108,33 @@ CORPUS: list[tuple[str, dict[str, Any]]] = [
     ("no name", _with(("name",), _DELETE)),
     ("extra top key", _with(("node",), {})),
     ("bad id", _with(("nodes",), {"1x": BASE["nodes"]["c"]})),
-    ("rotation", _with(NODE, {"type": "RandomRotationLayer", "inputs": {"image": "image"}, "interp_order": {"image": 3}})),
-    ("bad interp", _with(NODE, {"type": "RandomRotationLayer", "inputs": "image", "interp_order": 2})),
-    ("hist", _with(NODE, {"type": "HistogramNormalisationLayer", "inputs": "image", "models_filename": "l.txt", "modalities": ["T1"]})),
+    (
+        "rotation",
+        _with(
+            NODE,
+            {
+                "type": "RandomRotationLayer",
+                "inputs": {"image": "image"},
+                "interp_order": {"image": 3},
+            },
+        ),
+    ),
+    (
+        "bad interp",
+        _with(NODE, {"type": "RandomRotationLayer", "inputs": "image", "interp_order": 2}),
+    ),
+    (
+        "hist",
+        _with(
+            NODE,
+            {
+                "type": "HistogramNormalisationLayer",
+                "inputs": "image",
+                "models_filename": "l.txt",
+                "modalities": ["T1"],
+            },
+        ),
+    ),
     ("crf", _with(NODE, {"type": "CRFAsRNNLayer", "inputs": ["image", "image"], "T": 0})),
 ]
 

@@ -28,7 +28,7 @@ Ref = Annotated[
     str,
     Field(
         min_length=1,
-        description="A node id, a graph input name, or `id.output` for a node with several outputs.",
+        description="A node id, a graph input name, or `id.output` of a multi-output node.",
     ),
 ]
 Inputs = Ref | list[Ref] | dict[str, Ref]

@@ -167,6 +167,12 @@ class FullyConnectedLayer(_Weights, _Normalised):
     FAMILY: ClassVar[str] = "conv"
     with_bias: bool = Field(True, description="Add a learned bias (NiftyNet default: on).")
 
+    @model_validator(mode="after")
+    def _no_instance_norm(self) -> FullyConnectedLayer:
+        if self.feature_normalization == "instance":
+            raise ValueError("instance normalisation needs spatial axes; FC outputs have none")
+        return self
+
     def infer(self, inputs: Sequence[Shape]) -> Shape:
         (shape,) = inputs
         if len(shape) < 2:

@@ -93,7 +93,8 @@ def _check_spatial(prediction: Shape, other: Shape, name: str, *, dense: bool) -
         got, channels = other[2:], other[1]
         if channels not in (1, None) and not (dense and channels == prediction[1]):
             raise ShapeError(
-                f"{name} must have 1 channel{' or as many as the prediction' if dense else ''}; got {channels}"
+                f"{name} must have 1 channel{' or as many as the prediction' if dense else ''}; "
+                f"got {channels}"
             )
     elif len(other) == len(prediction) - 1:
         got = other[1:]
