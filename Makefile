@@ -8,7 +8,7 @@ TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 EXAMPLE ?= examples/highres3dnet.yaml
 
-.PHONY: setup demo test lint fmt types schema bench clean
+.PHONY: setup demo test lint fmt types schema docs bench clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,9 @@ fmt: $(STAMP)
 
 schema: $(STAMP)
 	$(VENV)/bin/graphnet schema -o schemas/graphnet.schema.json
+
+docs: schema
+	$(PY) -c "from graphnet.schema import layer_reference; open('docs/layers.md', 'w').write(layer_reference())"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

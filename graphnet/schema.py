@@ -76,3 +76,53 @@ def _meta(prop: dict[str, Any]) -> dict[str, Any]:
 def schema_text() -> str:
     """The schema as the committed file's text."""
     return json.dumps(schema(), indent=2, sort_keys=False) + "\n"
+
+
+def layer_reference() -> str:
+    """`docs/layers.md`: every layer type with its docstring and fields, from the specs."""
+    from graphnet.spec.layers import LAYER_TYPES
+
+    lines = [
+        "# Layer reference",
+        "",
+        "Generated from the specs by `make docs` (`graphnet.schema.layer_reference`); do not edit.",
+        "Every field also accepts a `${...}` expression. Ports are the names `inputs` may use.",
+        "",
+    ]
+    for name in sorted(LAYER_TYPES):
+        cls = LAYER_TYPES[name]
+        lines += [f"## {name}", "", " ".join((cls.__doc__ or "").split()), ""]
+        ports = (
+            "free (named by you; outputs mirror them)" if cls.FREE_PORTS else ", ".join(cls.PORTS)
+        )
+        lines += [f"Family: {cls.FAMILY}. Ports: {ports}.", ""]
+        lines += ["| field | type | default | meaning |", "|---|---|---|---|"]
+        properties = cls.model_json_schema(mode="validation").get("properties", {})
+        for field_name, info in cls.model_fields.items():
+            if field_name in ("type", "inputs"):
+                continue
+            prop = properties.get(info.alias or field_name, {})
+            default = "required" if info.is_required() else f"`{_default_text(info)}`"
+            kind = _type_text(prop).replace("|", "\\|")
+            lines.append(f"| `{field_name}` | {kind} | {default} | {info.description or ''} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _default_text(info: Any) -> str:
+    value = info.get_default(call_default_factory=True)
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _type_text(prop: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return " / ".join(map(str, prop["enum"]))
+    if "const" in prop:
+        return str(prop["const"])
+    if "anyOf" in prop:
+        return " or ".join(_type_text(p) for p in prop["anyOf"])
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    if prop.get("type") == "array":
+        return f"list of {_type_text(prop.get('items', {}))}"
+    return str(prop.get("type", "any"))

@@ -162,3 +162,25 @@ def test_examples_satisfy_the_schema() -> None:
     for example in EXAMPLES:
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(example.read_text()))]
         assert errors == [], example
+
+
+def test_every_spec_field_is_documented() -> None:
+    from graphnet.spec.document import BlockDef, BlockNode, BlockParam, InputSpec
+    from graphnet.spec.layers import LAYER_TYPES
+
+    models = [*LAYER_TYPES.values(), GraphDocument, InputSpec, BlockDef, BlockNode, BlockParam]
+    missing = []
+    for model in models:
+        assert model.__doc__, model
+        properties = model.model_json_schema()["properties"]
+        for name, info in model.model_fields.items():
+            if not (info.description or properties.get(info.alias or name, {}).get("description")):
+                missing.append(f"{model.__name__}.{name}")
+    assert missing == []
+
+
+def test_layer_reference_doc_is_current() -> None:
+    from graphnet.schema import layer_reference
+
+    current = (ROOT / "docs" / "layers.md").read_text(encoding="utf-8")
+    assert current == layer_reference(), "docs/layers.md is stale: run `make docs`"

@@ -81,9 +81,15 @@ class RandomRotationLayer(_Resampling):
     type: Literal["RandomRotationLayer"] = "RandomRotationLayer"
     min_angle: float = Field(-10.0, description="Smallest angle, degrees.")
     max_angle: float = Field(10.0, description="Largest angle, degrees.")
-    rotation_angle_x: list[float] | None = Field(None, min_length=2, max_length=2)
-    rotation_angle_y: list[float] | None = Field(None, min_length=2, max_length=2)
-    rotation_angle_z: list[float] | None = Field(None, min_length=2, max_length=2)
+    rotation_angle_x: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="[min, max] degrees about axis x."
+    )
+    rotation_angle_y: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="[min, max] degrees about axis y."
+    )
+    rotation_angle_z: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="[min, max] degrees about axis z."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RandomRotationLayer:

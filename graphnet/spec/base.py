@@ -169,6 +169,15 @@ class LayerSpec(Spec):
     #: Layer family, for drawing and documentation.
     FAMILY: ClassVar[str] = "other"
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        field = cls.model_fields.get("type")
+        if field is not None and not field.description:
+            # Every subclass redeclares `type` as its own Literal; document it once here.
+            field.description = "The layer type."
+            cls.model_rebuild(force=True)
+
     @field_validator("inputs")
     @classmethod
     def _inputs_not_empty(cls, value: Inputs) -> Inputs:

@@ -42,7 +42,9 @@ class HistogramNormalisationLayer(_Masked):
         description="Landmark file, relative to the graph file and inside its folder."
     )
     modalities: list[str] = Field(min_length=1, description="Modality name of each channel.")
-    norm_type: Literal["percentile", "quartile", "median"] = "percentile"
+    norm_type: Literal["percentile", "quartile", "median"] = Field(
+        "percentile", description="Which landmarks the piecewise-linear map uses."
+    )
     cutoff: list[float] = Field(
         default_factory=lambda: [0.05, 0.95],
         min_length=2,

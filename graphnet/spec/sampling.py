@@ -50,7 +50,7 @@ class DownSampleLayer(LayerSpec):
     func: Literal["AVG", "MAX", "CONSTANT"] = Field(description="AVG, MAX or CONSTANT.")
     kernel_size: IntOrList = 3
     stride: IntOrList = 2
-    padding: Padding = "SAME"
+    padding: Padding = Field("SAME", description="SAME or VALID (TensorFlow arithmetic).")
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
         (shape,) = inputs
@@ -81,7 +81,7 @@ class UpSampleLayer(LayerSpec):
     stride: IntOrList = 2
     w_initializer: Initializer = None
     w_regularizer: RegularizerField = None
-    with_bias: bool = False
+    with_bias: bool = Field(False, description="Add a learned bias per channel (deconv only).")
     b_initializer: Initializer = None
     b_regularizer: RegularizerField = None
 
