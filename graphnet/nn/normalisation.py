@@ -13,15 +13,18 @@ preprocessing does per volume (reference §10): statistics come from the foregro
 every voxel. All-zero channels are missing modalities and come out unchanged.
 
 Costs, for `R = N * C` rows of `V` voxels:
-- landmarks: an exact radix selection on the float32 bit patterns (two counting passes of
-  18 and 14 bits), `O(R * V)` with `R * (2^18 + 26 * 2^14)` int32 counters, instead of a
-  sort; float64 inputs get their landmarks from a float32 copy, as NiftyNet casts to float32.
-- masks: a few elementwise passes, then hole filling by line sweeps: each round propagates
-  "reached from the border" along whole background runs of every axis (a cumulative sum and
-  a scatter, `O(V)` per axis), so a round covers any straight path. Rounds repeat until
-  nothing changes, one host sync each; a cavity reached only through a path with `k` turns
-  needs `k + 2` rounds, typically 2 or 3, never more than the number of background voxels.
-  Under `torch.export` the loop is a `torch.while_loop`.
+- landmarks: rows longer than 65536 voxels use an exact radix selection on the float32 bit
+  patterns (two counting passes of 18 and 14 bits), `O(R * V)` time with
+  `R * (2^18 + 2^14 * (2K + 1))` int32 counters for `K` landmarks, instead of a sort;
+  shorter rows are sorted. float64 inputs get their landmarks from a float32 copy, as
+  NiftyNet casts images to float32.
+- masks: a few elementwise passes, then hole filling by line sweeps: a round propagates
+  "reached from the border" along whole background runs of each axis in turn (a cumulative
+  sum and a scatter, `O(V)` per axis), so one round follows a path of `spatial_dims`
+  straight segments. Rounds repeat until one changes nothing (one host sync per round): a
+  cavity whose way out needs `k` straight segments costs about `k / spatial_dims + 1`
+  rounds, 2 for convex shapes, never more than one round per background voxel. Under
+  `torch.export` the loop is a `torch.while_loop`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ FUSIONS = ("and", "or", "all")
 """`multimod_mask_type`: intersect, unite, or keep one mask per channel."""
 
 _HIGH_BITS, _LOW_BITS = 18, 14  # the two radix passes over a 32-bit key
+_SORT_LIMIT = 1 << 16  # rows up to this many voxels are sorted instead
 _OTSU_BINS = 256
 _MIN_STD = 1e-5
 
@@ -84,6 +88,21 @@ def _select_ranks(
 ) -> torch.Tensor:
     """The `ranks[r, t]`-th smallest (0-based) valid value of each row: (R, V), (R, T) -> (R, T).
 
+    Short rows are sorted (invalid values moved last); the radix selection's fixed cost,
+    about 2^18 + 2^14 * (T + 1) counters per row, only pays off on long rows.
+    """
+    if values.shape[1] > _SORT_LIMIT:
+        return _radix_select(values, valid, ranks)
+    if valid is not None:
+        values = values.masked_fill(~valid, math.inf)
+    return values.sort(1).values.gather(1, ranks)
+
+
+def _radix_select(
+    values: torch.Tensor, valid: torch.Tensor | None, ranks: torch.Tensor
+) -> torch.Tensor:
+    """`_select_ranks` without sorting, exact, for float32 `values`.
+
     Pass 1 counts the top 18 key bits of each row and finds each rank's bucket; pass 2 counts
     the low 14 bits of the elements in those buckets only, one histogram per distinct bucket.
     Each row has one extra bucket for invalid elements and one extra histogram for elements
@@ -108,8 +127,9 @@ def _select_ranks(
     order = torch.arange(targets, device=device, dtype=itype).expand(rows, targets)
     owner = torch.full((rows, n_high + 1), targets, dtype=itype, device=device)
     owner = owner.scatter_reduce(1, bucket, order, "amin")
-    slot = owner.view(-1).index_select(0, index.view(-1)).view(rows, -1)
-    index = slot.add_(row * (targets + 1)).mul_(n_low).add_(key.bitwise_and_(n_low - 1))
+    start = owner.add(row * (targets + 1)).mul_(n_low)  # where each bucket's histogram starts
+    index = start.view(-1).index_select(0, index.view(-1)).view(rows, -1)
+    index.add_(key.bitwise_and_(n_low - 1))
     fine = _counts(index, rows * (targets + 1) * n_low).view(rows, targets + 1, n_low)
     fine_ends = fine.cumsum(2, dtype=torch.int32)
     mine = owner.gather(1, bucket).long().unsqueeze(2).expand(-1, -1, n_low)
@@ -200,7 +220,7 @@ def _sweep(
         flat = ids.view(-1)
         hits = torch.zeros(count, dtype=torch.int32, device=ids.device)
         hits.index_add_(0, flat, reached.view(-1).to(torch.int32))
-        reached = background & (hits.index_select(0, flat).view(ids.shape) > 0)
+        reached = background & (hits > 0).index_select(0, flat).view(ids.shape)
     return reached
 
 
@@ -218,9 +238,11 @@ def _fill_holes(mask: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
     else:
         while True:  # one host sync per round; see the module docstring for the bound
             grown = _sweep(reached, background, runs)
-            if torch.equal(grown, reached):
+            # Everything reached is a fixed point too: no verification round for it.
+            if torch.equal(grown, reached) or torch.equal(grown, background):
                 break
             reached = grown
+        reached = grown
     return ~reached
 
 
@@ -232,7 +254,7 @@ def _flood_traced(
 
     def step(changed: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         grown = _sweep(current, background, runs)
-        return (grown != current).any(), grown
+        return (grown != current).any() & (grown != background).any(), grown
 
     start = torch.ones((), dtype=torch.bool, device=reached.device)
     result: tuple[torch.Tensor, torch.Tensor] = torch.while_loop(  # type: ignore[no-untyped-call]

@@ -23,6 +23,7 @@ from graphnet.nn.normalisation import (
     _dilate,
     _fill_holes,
     _otsu_levels,
+    _radix_select,
     masked_quantiles,
 )
 
@@ -73,24 +74,54 @@ def layer(**kwargs: object) -> HistogramNormalisationLayer:
 # ---- quantiles ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_masked_quantiles_match_numpy(seed: int) -> None:
+def quantile_rows(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three rows with ties, a block of zeros, tiny or huge magnitudes; one empty mask."""
     rng = np.random.default_rng(seed)
-    rows, size = 3, int(rng.integers(1, 400))
-    values = rng.normal(0, 10, (rows, size)).astype(np.float32)
-    values[0] = np.round(values[0])  # ties
-    values[1, : size // 2] = 0.0  # a block of equal values
-    values[2] *= [1e-30, 1e30][seed % 2]  # tiny or huge magnitudes, both signs
-    valid = rng.random((rows, size)) < 0.5
-    valid[seed % rows] = False  # an empty mask falls back to every value
-    q = np.array([0.0, 0.03, 0.1, 0.25, 0.5, 0.77, 0.9, 0.99, 1.0])
-    got = masked_quantiles(torch.from_numpy(values), torch.from_numpy(valid), torch.tensor(q))
-    every = masked_quantiles(torch.from_numpy(values), None, torch.tensor(q))
-    assert got.dtype == torch.float64 and got.shape == (rows, q.size)
-    for r in range(rows):
+    values = rng.normal(0, 10, (3, size)).astype(np.float32)
+    values[0] = np.round(values[0])
+    values[1, : size // 2] = 0.0
+    values[2] *= [1e-30, 1e30][seed % 2]
+    valid = rng.random((3, size)) < 0.5
+    valid[seed % 3] = False  # an empty mask falls back to every value
+    return values, valid
+
+
+QS = np.array([0.0, 0.03, 0.1, 0.25, 0.5, 0.77, 0.9, 0.99, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_masked_quantiles_match_numpy(seed: int) -> None:
+    values, valid = quantile_rows(seed, 1 + 97 * seed)
+    got = masked_quantiles(torch.from_numpy(values), torch.from_numpy(valid), torch.tensor(QS))
+    every = masked_quantiles(torch.from_numpy(values), None, torch.tensor(QS))
+    assert got.dtype == torch.float64 and got.shape == (3, QS.size)
+    for r in range(3):
         chosen = values[r][valid[r]] if valid[r].any() else values[r]
-        np.testing.assert_array_equal(got[r].numpy(), np.quantile(chosen.astype(np.float64), q))
-        np.testing.assert_array_equal(every[r].numpy(), np.quantile(values[r].astype(float), q))
+        np.testing.assert_array_equal(got[r].numpy(), np.quantile(chosen.astype(np.float64), QS))
+        np.testing.assert_array_equal(every[r].numpy(), np.quantile(values[r].astype(float), QS))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_radix_selection_matches_sorting(seed: int) -> None:
+    values, valid = quantile_rows(seed, 1 + 101 * seed)
+    rng = np.random.default_rng(seed)
+    ranks = torch.from_numpy(rng.integers(0, values.shape[1], (3, 7)))
+    ranks[:, 0] = 0
+    valid[:, 0] = True  # every rank below the count of valid values
+    ranks = ranks.minimum(torch.from_numpy(valid.sum(1, keepdims=True) - 1))
+    for mask in (torch.from_numpy(valid), None):
+        got = _radix_select(torch.from_numpy(values), mask, ranks).numpy()
+        for r in range(3):
+            chosen = np.sort(values[r] if mask is None else values[r][valid[r]])
+            np.testing.assert_array_equal(got[r], chosen[ranks[r].numpy()])
+
+
+def test_long_rows_use_radix_selection() -> None:
+    values, valid = quantile_rows(5, 70_000)
+    got = masked_quantiles(torch.from_numpy(values), torch.from_numpy(valid), torch.tensor(QS))
+    for r in range(3):
+        chosen = values[r][valid[r]] if valid[r].any() else values[r]
+        np.testing.assert_array_equal(got[r].numpy(), np.quantile(chosen.astype(np.float64), QS))
 
 
 # ---- masks -------------------------------------------------------------------------------
