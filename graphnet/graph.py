@@ -107,6 +107,8 @@ def check(graph: Graph) -> Iterator[Issue]:
 
 def check_cycles(graph: Graph) -> Iterator[Issue]:
     """One issue per cycle found, naming the cycle as a path of ids."""
+    if nx.is_directed_acyclic_graph(graph.nx):
+        return
     seen: set[frozenset[str]] = set()
     for component in nx.strongly_connected_components(graph.nx):
         if len(component) == 1:
