@@ -25,15 +25,21 @@ from graphnet.spec.loss_names import M_TREE, SEGMENTATION_LOSSES
 Step = Callable[[Tensor], Tensor]
 
 
+def _one_hot(labels: Tensor, n_class: int) -> Tensor:
+    """A contiguous float `(B, C, *spatial)` one-hot, as a data loader would deliver it."""
+    return torch.nn.functional.one_hot(labels[:, 0], n_class).movedim(-1, 1).float().contiguous()
+
+
 def _monai_pairs(n_class: int, labels: Tensor) -> dict[str, tuple[str, Step]]:
     """loss_type -> (MONAI's name, a function of the logits giving MONAI's loss)."""
     from monai import losses
 
-    one_hot = torch.nn.functional.one_hot(labels[:, 0], n_class).movedim(-1, 1).float()
+    one_hot = _one_hot(labels, n_class)
     smooth = {"smooth_nr": 1e-5, "smooth_dr": 1e-5}
     dice = losses.DiceLoss(to_onehot_y=True, softmax=True, squared_pred=True, **smooth)
     dice_ns = losses.DiceLoss(to_onehot_y=True, softmax=True, **smooth)
     dense = losses.DiceLoss(softmax=True, squared_pred=True, **smooth)
+    dense_ns = losses.DiceLoss(softmax=True, **smooth)
     gdl = losses.GeneralizedDiceLoss(to_onehot_y=True, softmax=True, smooth_nr=0, smooth_dr=0)
     matrix = np.array(M_TREE)[:n_class, :n_class]
     gwdl = losses.GeneralizedWassersteinDiceLoss(matrix, smooth_nr=0, smooth_dr=0)
@@ -43,12 +49,17 @@ def _monai_pairs(n_class: int, labels: Tensor) -> dict[str, tuple[str, Step]]:
     return {
         "Dice": ("DiceLoss(squared_pred=True)", lambda x: dice(x, labels)),
         "Dice_NS": ("DiceLoss", lambda x: dice_ns(x, labels)),
-        "Dice_Dense": ("DiceLoss(one-hot target)", lambda x: dense(x, one_hot)),
+        "Dice_Dense": ("DiceLoss(squared_pred=True), one-hot", lambda x: dense(x, one_hot)),
+        "Dice_Dense_NS": ("DiceLoss, one-hot target", lambda x: dense_ns(x, one_hot)),
         "GDSC": ("GeneralizedDiceLoss", lambda x: gdl(x, labels)),
         "WGDL": ("GeneralizedWassersteinDiceLoss", lambda x: gwdl(x, labels)),
         "Tversky": ("TverskyLoss", lambda x: tversky(x, labels)),
         "DicePlusXEnt": ("DiceCELoss", lambda x: dice_ce(x, labels)),
         "CrossEntropy": ("torch CrossEntropyLoss", lambda x: cross_entropy(x, labels[:, 0])),
+        "CrossEntropy_Dense": (
+            "torch CrossEntropyLoss, one-hot",
+            lambda x: cross_entropy(x, one_hot),
+        ),
     }
 
 
@@ -56,7 +67,7 @@ def _ours(loss_type: str, n_class: int, labels: Tensor) -> Step:
     module = LossFunction(n_class, loss_type)
     truth = labels
     if loss_type in ("CrossEntropy_Dense", "Dice_Dense", "Dice_Dense_NS"):
-        truth = torch.nn.functional.one_hot(labels[:, 0], n_class).movedim(-1, 1).float()
+        truth = _one_hot(labels, n_class)
     return lambda x: module(x, truth)
 
 

@@ -98,7 +98,8 @@ def _weighted_mean(values: Tensor, weight: Tensor | None) -> Tensor:
 
 def cross_entropy_dense(logits: Tensor, dense: Tensor) -> Tensor:
     """Mean over voxels of `-sum_c g log softmax(z)`; `dense` may hold soft labels."""
-    return -(dense * F.log_softmax(logits, dim=1)).sum(1).mean(-1)
+    # torch's class-probability cross-entropy; its overall mean is the mean of per-sample means.
+    return F.cross_entropy(logits, dense).expand(logits.shape[0])
 
 
 def dice(probs: Tensor, labels: Tensor, weight: Tensor | None, squared: bool = True) -> Tensor:
