@@ -12,6 +12,7 @@ over unchanged. `warp` turns the map into one `affine_grid` and samples the whol
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Sequence
 
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 
 from graphnet.nn.augment_filters import spline_prefilter
 
-__all__ = ["Affine", "centred", "compose", "index_to_theta", "warp"]
+__all__ = ["Affine", "affine_grid", "centred", "compose", "index_to_theta", "warp"]
 
 Affine = tuple[torch.Tensor, torch.Tensor]
 """`(linear (N, d, d), offset (N, d))`: output index `o` reads the input at `linear o + offset`."""
@@ -85,7 +86,7 @@ def warp(
     """
     grids: dict[tuple[tuple[int, ...], torch.dtype], torch.Tensor] = {}
     outputs = []
-    with torch.autocast(tensors[0].device.type, enabled=False):  # keep grids in full precision
+    with _full_precision(tensors[0].device):
         for x, order in zip(tensors, orders, strict=True):
             work_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
             order = order if x.is_floating_point() else 0
@@ -93,6 +94,14 @@ def warp(
             sampled = _sample(x.to(work_dtype), grid, order)
             outputs.append(sampled.to(x.dtype))
     return tuple(outputs)
+
+
+def _full_precision(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    """Autocast off on `device`: half-precision grid coordinates would be voxels off."""
+    available = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.4
+    if available is None or available(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()  # e.g. the meta device, which has no autocast
 
 
 def _grid(
@@ -106,9 +115,35 @@ def _grid(
     key = (spatial_shape, dtype)
     if key not in cache:
         theta = index_to_theta(affine_for(spatial_shape, dtype), spatial_shape)
-        size = [x.shape[0], 1, *spatial_shape]
-        cache[key] = F.affine_grid(theta, size, align_corners=False)
+        cache[key] = affine_grid(theta, spatial_shape)
     return cache[key]
+
+
+def affine_grid(theta: torch.Tensor, spatial_shape: Sequence[int]) -> torch.Tensor:
+    """`F.affine_grid(theta, (N, 1, *spatial_shape), align_corners=False)`, faster.
+
+    Each grid component is an affine function of the output position, so it is a sum of one
+    small ramp per axis; broadcasting builds it with one full-size write per component, where
+    `F.affine_grid` multiplies a full base grid by `theta` (about twice the time on CPU).
+    """
+    batch, dims = theta.shape[0], len(spatial_shape)
+    grid = torch.empty((batch, *spatial_shape, dims), dtype=theta.dtype, device=theta.device)
+    ramps = []  # normalised centres of the voxels along each axis, shaped to broadcast
+    for axis, size in enumerate(spatial_shape):
+        ramp = torch.arange(size, dtype=theta.dtype, device=theta.device) * (2.0 / size)
+        view = [1] * (dims + 1)
+        view[axis + 1] = size
+        ramps.append((ramp + (1.0 / size - 1.0)).view(view))
+    per_sample = (batch,) + (1,) * dims
+    for k in range(dims):
+        # Column c of theta weighs spatial axis dims - 1 - c; small terms first, then one
+        # full-size add straight into the grid.
+        partial = theta[:, k, dims].view(per_sample) + theta[:, k, 0].view(per_sample) * ramps[-1]
+        for column in range(1, dims - 1):
+            partial = partial + theta[:, k, column].view(per_sample) * ramps[dims - 1 - column]
+        first = theta[:, k, dims - 1].view(per_sample) * ramps[0]
+        torch.add(partial, first, out=grid[..., k])
+    return grid
 
 
 def _sample(x: torch.Tensor, grid: torch.Tensor, order: int) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from graphnet.nn.augment import RandomFlipLayer, RandomRotationLayer, RandomSpatialScalingLayer
 from graphnet.nn.augment_base import RandomAugmentation
 from graphnet.nn.augment_fuse import FusedSpatialAugmentation
+from graphnet.nn.augment_resample import affine_grid
 
 CPU = torch.device("cpu")
 
@@ -362,6 +363,13 @@ def test_fusion_rejects_chains_it_cannot_reproduce() -> None:
     assert str(error.value) == "fusion needs a rotation or scaling layer. Received: flips only"
 
 
+@pytest.mark.parametrize("shape", [(5, 6, 7), (8, 9), (1, 4, 3)])
+def test_broadcast_grid_equals_torch_affine_grid(shape: tuple[int, ...]) -> None:
+    theta = torch.randn(3, len(shape), len(shape) + 1, dtype=torch.float64)
+    expected = torch.nn.functional.affine_grid(theta, [3, 1, *shape], align_corners=False)
+    torch.testing.assert_close(affine_grid(theta, shape), expected, rtol=0, atol=1e-12)
+
+
 # ---------------------------------------------------------------- torch integration
 
 
@@ -399,6 +407,20 @@ def test_fx_leaf_and_export_run_the_same_draws() -> None:
         torch.manual_seed(0)
         for got, want in zip(run(x, y), expected, strict=True):
             torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_forward_creates_tensors_only_on_the_input_device(seed: int | None) -> None:
+    # A CPU tensor meeting the meta inputs would raise; without a GPU, meta stands in for one.
+    image = torch.empty(2, 1, 8, 9, 10, device="meta")
+    label = torch.empty(2, 1, 8, 9, 10, device="meta", dtype=torch.long)
+    layers = _layers((3, 0), seed)
+    for layer in [*layers, FusedSpatialAugmentation(layers)]:
+        out = layer(image, label)
+        assert [(o.device.type, o.shape, o.dtype) for o in out] == [
+            ("meta", image.shape, torch.float32),
+            ("meta", label.shape, torch.int64),
+        ]
 
 
 def test_autocast_keeps_full_precision_and_state_dict_is_empty() -> None:
