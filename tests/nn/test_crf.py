@@ -15,12 +15,15 @@ Bounds below are those figures with about 40% headroom.
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
 import torch
 from _ref_crf import dense_crf, dense_gaussian, elevate, grid
 from torch import Tensor, nn
 
+import graphnet as gn
 import graphnet.nn.crf as crf_module
 from graphnet.nn.crf import CRFAsRNNLayer
 from graphnet.nn.permutohedral import PermutohedralLattice, permutohedral_filter
@@ -406,3 +409,13 @@ def test_autocast_keeps_the_logits_dtype_and_precision() -> None:
     assert out.dtype == torch.bfloat16
     expected = layer(features, logits.float()).bfloat16()
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_docs_worked_example_compiles_and_trains() -> None:
+    doc = pathlib.Path(__file__).parents[2] / "docs" / "crf.md"
+    text = doc.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    model = gn.compile(gn.loads(text, name="crf.md"))
+    out = model(torch.randn(2, 1, 8, 8, 4), torch.randint(0, 3, (2, 1, 8, 8, 4)))
+    assert out["refined"].shape == (2, 3, 8, 8, 4)
+    out["loss"].backward()
+    assert model.crf.mu.grad is not None and model.crf.mu.grad.abs().sum() > 0
