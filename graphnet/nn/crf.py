@@ -43,8 +43,8 @@ class CRFAsRNNLayer(nn.Module):
     Input: `features` `(B, F, *spatial)` (the image, any `F >= 0`) and `logits`
     `(B, n_classes, *spatial)`; output: refined logits of the logits' shape and dtype.
 
-    - `alpha`, `beta`: bilateral kernel widths for positions and features; `gamma`: spatial
-      kernel width (all in the units of `aspect_ratio`, voxels by default).
+    - `alpha`, `beta`: bilateral kernel widths for positions (units of `aspect_ratio`, voxels by
+      default) and for features (their units); `gamma`: spatial kernel width (positions).
     - `T`: mean-field steps. `aspect_ratio`: voxel spacing per axis (one number or a list; the
       first `spatial_dims` entries are used), default 1.
     - `mu_init`: initial compatibility `[C, C]` (nested or flat), default `-I`. `w_init`:
