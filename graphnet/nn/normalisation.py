@@ -21,10 +21,11 @@ Costs, for `R = N * C` rows of `V` voxels:
 - masks: a few elementwise passes, then hole filling by line sweeps: a round propagates
   "reached from the border" along whole background runs of each axis in turn (a cumulative
   sum and a scatter, `O(V)` per axis), so one round follows a path of `spatial_dims`
-  straight segments. Rounds repeat until one changes nothing (one host sync per round): a
-  cavity whose way out needs `k` straight segments costs about `k / spatial_dims + 1`
-  rounds, 2 for convex shapes, never more than one round per background voxel. Under
-  `torch.export` the loop is a `torch.while_loop`.
+  straight segments; a cheap local test (no reached voxel next to an unreached background
+  voxel) then says whether the flood is complete, with one host sync. A cavity whose way
+  out needs `k` straight segments costs about `k / spatial_dims` rounds: 1 for most
+  masks, never more than one per background voxel. Under `torch.export` the loop is a
+  `torch.while_loop`.
 """
 
 from __future__ import annotations
@@ -234,27 +235,34 @@ def _fill_holes(mask: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
     runs = [_run_ids(background, dim) for dim in dims]
     reached = background & border
     if torch.compiler.is_compiling() or torch.compiler.is_exporting():
-        reached = _flood_traced(reached, background, runs)
-    else:
-        while True:  # one host sync per round; see the module docstring for the bound
-            grown = _sweep(reached, background, runs)
-            # Everything reached is a fixed point too: no verification round for it.
-            if torch.equal(grown, reached) or torch.equal(grown, background):
-                break
-            reached = grown
-        reached = grown
-    return ~reached
+        return ~_flood_traced(reached, background, runs, dims)
+    while True:  # one host sync per round; see the module docstring for the bound
+        reached = _sweep(reached, background, runs)
+        if _settled(reached, background, dims):
+            return ~reached
+
+
+def _settled(reached: torch.Tensor, background: torch.Tensor, dims: Sequence[int]) -> bool:
+    """No background voxel next to a reached one is unreached: the flood is complete.
+
+    A local test, much cheaper than a verification round of sweeps: a run holding reached
+    and unreached voxels always holds an adjacent pair of them.
+    """
+    return torch.equal(_dilate(reached, dims) & background, reached)
 
 
 def _flood_traced(
-    reached: torch.Tensor, background: torch.Tensor, runs: list[tuple[torch.Tensor, int]]
+    reached: torch.Tensor,
+    background: torch.Tensor,
+    runs: list[tuple[torch.Tensor, int]],
+    dims: Sequence[int],
 ) -> torch.Tensor:
-    def unfinished(changed: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        return changed.clone()  # a higher-order op may not return its input
+    def unfinished(growing: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        return growing.clone()  # a higher-order op may not return its input
 
-    def step(changed: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(growing: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         grown = _sweep(current, background, runs)
-        return (grown != current).any() & (grown != background).any(), grown
+        return ((_dilate(grown, dims) & background) != grown).any(), grown
 
     start = torch.ones((), dtype=torch.bool, device=reached.device)
     result: tuple[torch.Tensor, torch.Tensor] = torch.while_loop(  # type: ignore[no-untyped-call]
