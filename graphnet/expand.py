@@ -25,6 +25,10 @@ from graphnet.spec.validate import validate_layer, validate_model
 
 Alias = tuple["Scope", str, Path]
 
+#: How deep block instances may sit inside block instances (the top level is depth 0).
+#: Expansion recurses once per level, so the limit also keeps it far from Python's stack limit.
+MAX_BLOCK_DEPTH = 50
+
 
 @dataclass
 class Scope:
@@ -136,12 +140,20 @@ class Expander:
         if unknown:
             return
         if len(given) > len(ports):
-            msg = f"{spec.type} takes at most {len(ports)} input{'s' if len(ports) > 1 else ''} ({', '.join(ports)}); got {len(given)}"
+            plural = "s" if len(ports) > 1 else ""
+            msg = (
+                f"{spec.type} takes at most {len(ports)} input{plural} ({', '.join(ports)}); "
+                f"got {len(given)}"
+            )
             self.issue(scope, "arity", msg, (*path, "inputs"))
             return
         missing = [p for p in ports[: spec.REQUIRED_PORTS] if p not in given]
         if missing:
-            msg = f"{spec.type} needs input{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}; got {len(given)} input{'s' if len(given) != 1 else ''}"
+            wanted = ", ".join(repr(m) for m in missing)
+            msg = (
+                f"{spec.type} needs input{'s' if len(missing) > 1 else ''} {wanted}; "
+                f"got {len(given)} input{'s' if len(given) != 1 else ''}"
+            )
             self.issue(
                 scope, "arity", msg, (*path, "inputs"), hint=f"ports in order: {', '.join(ports)}"
             )
@@ -168,6 +180,17 @@ class Expander:
         if node.block in (name for name, _ in scope.trail):
             chain = " -> ".join([*(n for n, _ in scope.trail), node.block])
             self.issue(scope, "block-cycle", f"block recursion: {chain}", (*path, "block"))
+            return
+        if len(scope.trail) >= MAX_BLOCK_DEPTH:
+            scope.instances[local_id] = {}  # known but empty: references to it stay quiet
+            self.issue(
+                scope,
+                "block-depth",
+                f"block '{node.block}' would be nested {len(scope.trail) + 1} deep; blocks may be "
+                f"nested at most {MAX_BLOCK_DEPTH} deep",
+                (*path, "block"),
+                hint="use repeat for chains, or flatten some levels of blocks",
+            )
             return
         instance = BlockInstance(self, scope, local_id, node, raw, path, found)
         scope.instances[local_id] = instance.expand()
@@ -274,7 +297,8 @@ class BlockInstance:
         if params is None:
             return None
         ctx = self.found.ctx
-        note = f"in block '{self.node.block}' used as '{caller.prefix}{self.local_id}' at {_where(caller, self.path)}"
+        where = _where(caller, self.path)
+        note = f"in block '{self.node.block}' used as '{caller.prefix}{self.local_id}' at {where}"
         return Scope(
             prefix=prefix,
             ctx=ctx,
@@ -320,8 +344,8 @@ class BlockInstance:
             self.expander.issue(
                 self.caller,
                 "arity",
-                f"block '{self.node.block}' takes {len(names)} input{'s' if len(names) != 1 else ''} "
-                f"({', '.join(names)}); got {count}",
+                f"block '{self.node.block}' takes {len(names)} "
+                f"input{'s' if len(names) != 1 else ''} ({', '.join(names)}); got {count}",
                 (*self.path, "inputs"),
             )
 
@@ -331,7 +355,9 @@ def _raw_refs(inputs: Any, path: Path) -> list[tuple[str, str, Path]]:
     if isinstance(inputs, str):
         return [("input", inputs, (*path, "inputs"))]
     if isinstance(inputs, list):
-        return [(str(i), r, (*path, "inputs", i)) for i, r in enumerate(inputs) if isinstance(r, str)]
+        return [
+            (str(i), r, (*path, "inputs", i)) for i, r in enumerate(inputs) if isinstance(r, str)
+        ]
     if isinstance(inputs, Mapping):
         return [(str(k), r, (*path, "inputs", k)) for k, r in inputs.items() if isinstance(r, str)]
     return []

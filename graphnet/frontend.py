@@ -188,7 +188,7 @@ class Resolver:
     def node_inputs(self, node: FlatNode) -> list[tuple[str, Endpoint]]:
         resolved = []
         for port, ref, path in node.refs:
-            endpoint = self.resolve(node.scope, ref, path, ())
+            endpoint = self.resolve(node.scope, ref, path)
             if endpoint is not None:
                 resolved.append((port, endpoint))
         return resolved
@@ -196,45 +196,46 @@ class Resolver:
     def outputs(self, top: Scope, outputs: Mapping[str, str]) -> dict[str, Endpoint]:
         resolved = {}
         for name, ref in outputs.items():
-            endpoint = self.resolve(top, ref, ("outputs", name), ())
+            endpoint = self.resolve(top, ref, ("outputs", name))
             if endpoint is not None:
                 resolved[name] = endpoint
         return resolved
 
-    def resolve(
-        self, scope: Scope, ref: str, path: Path, seen: tuple[Alias, ...]
-    ) -> Endpoint | None:
-        key = (scope, ref, path)
-        if any(s is scope and r == ref for s, r, _ in seen):
-            self.error(
-                scope,
-                "cycle",
-                f"reference '{ref}' resolves to itself through block inputs/outputs",
-                path,
-            )
-            return None
-        seen = (*seen, key)
-        if ref in scope.inputs:
-            target = scope.inputs[ref]
-            return target if isinstance(target, Endpoint) else self.resolve(*target, seen)
-        head, _, tail = ref.partition(".")
-        if head in scope.instances:
-            return self.instance_output(scope, head, tail, path, seen)
-        if head in scope.layers:
-            return Endpoint(scope.layers[head], tail or None)
-        hint = did_you_mean(ref, scope.names(), what="reference")
-        self.error(
-            scope,
-            "unknown-ref",
-            f"'{ref}' is not a node, input or block output in this scope",
-            path,
-            hint,
-        )
-        return None
+    def resolve(self, scope: Scope, ref: str, path: Path) -> Endpoint | None:
+        """Follow block inputs and outputs until a layer or a graph input.
 
-    def instance_output(
-        self, scope: Scope, head: str, tail: str, path: Path, seen: tuple[Alias, ...]
-    ) -> Endpoint | None:
+        A loop, not recursion: a chain of 10,000 pass-through block copies is as long as the
+        chain of aliases it creates.
+        """
+        seen: set[tuple[int, str]] = set()
+        while True:
+            if (id(scope), ref) in seen:
+                message = f"reference '{ref}' resolves to itself through block inputs/outputs"
+                self.error(scope, "cycle", message, path)
+                return None
+            seen.add((id(scope), ref))
+            if ref in scope.inputs:
+                target = scope.inputs[ref]
+                if isinstance(target, Endpoint):
+                    return target
+                scope, ref, path = target
+                continue
+            head, _, tail = ref.partition(".")
+            if head in scope.instances:
+                alias = self.instance_output(scope, head, tail, path)
+                if alias is None:
+                    return None
+                scope, ref, path = alias
+                continue
+            if head in scope.layers:
+                return Endpoint(scope.layers[head], tail or None)
+            hint = did_you_mean(ref, scope.names(), what="reference")
+            message = f"'{ref}' is not a node, input or block output in this scope"
+            self.error(scope, "unknown-ref", message, path, hint)
+            return None
+
+    def instance_output(self, scope: Scope, head: str, tail: str, path: Path) -> Alias | None:
+        """Where output `tail` (or the only output) of block instance `head` is defined."""
         outputs = scope.instances[head]
         if not outputs:
             return None
@@ -254,7 +255,7 @@ class Resolver:
                 scope, "unknown-ref", f"block instance '{head}' has no output '{name}'", path, hint
             )
             return None
-        return self.resolve(*outputs[name], seen)
+        return outputs[name]
 
     def error(
         self, scope: Scope, code: str, message: str, path: Path, hint: str | None = None

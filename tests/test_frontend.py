@@ -260,3 +260,84 @@ def test_bad_param_in_inputs_is_located() -> None:
             "name 'dimz' is not defined; did you mean 'dims'? names in scope: dims, in_channels",
         )
     ]
+
+
+def test_repeat_needs_a_block_with_one_input_and_one_output() -> None:
+    text = (
+        "blocks:\n  join:\n    inputs: [a, b]\n"
+        "    nodes: {s: {type: ElementwiseLayer, func: SUM, inputs: [a, b]}}\n"
+        "    outputs: {out: s}\n"
+        "nodes:\n  j: {block: join, inputs: [image, image], repeat: 2}\noutputs: {y: j}\n"
+    )
+    assert errors(text) == [
+        "11:44: bad-repeat: repeat needs a block with one input and one output; 'join' has "
+        "2 inputs and 1 outputs"
+    ]
+
+
+def test_block_param_of_the_wrong_type() -> None:
+    text = BLOCKS + (
+        "nodes:\n  s: {block: pair, inputs: image, with: {n: four, acti: true}}\n"
+        "outputs: {y: s.out}\n"
+    )
+    assert errors(text) == [
+        "14:42: bad-param: parameter 'n' of block 'pair' must be int; got 'four'",
+        "14:51: bad-param: parameter 'acti' of block 'pair' must be str; got True",
+    ]
+    text = text.replace("{n: four, acti: true}", "{n: true}")
+    assert errors(text) == ["14:42: bad-param: parameter 'n' of block 'pair' must be int; got True"]
+
+
+def test_a_100_deep_repeat_chains_every_copy() -> None:
+    text = BLOCKS.replace("outputs: {out: b, mid: a}", "outputs: {out: b}") + (
+        "nodes:\n  s: {block: pair, inputs: image, repeat: 100, with: {n: 2}}\noutputs: {y: s}\n"
+    )
+    graph = gn.loads(HEADER + text)
+    assert len(graph.layers) == 200
+    assert graph.node_inputs("s.99.a") == [("input", Endpoint("s.98.b"))]
+    assert graph.spec("s.99.b").n_output_chns == 200  # type: ignore[attr-defined]
+
+
+def test_a_10000_long_chain_of_pass_through_copies_resolves() -> None:
+    text = (
+        "blocks:\n  same:\n    inputs: [x]\n    nodes: {}\n    outputs: {out: x}\n"
+        "nodes:\n  a: {type: ActiLayer, func: relu, inputs: image}\n"
+        "  s: {block: same, inputs: a, repeat: 10000}\n"
+        "  z: {type: ActiLayer, func: tanh, inputs: s}\noutputs: {y: z}\n"
+    )
+    assert gn.loads(HEADER + text).node_inputs("z") == [("input", Endpoint("a"))]
+
+
+def nested_blocks(depth: int) -> str:
+    """`b{depth-1}` holds `b{depth-2}` ... holds `b0`, which holds one layer."""
+    lines = ["blocks:", "  b0:", "    inputs: [x]"]
+    lines += ["    nodes: {r: {type: ActiLayer, func: relu, inputs: x}}", "    outputs: {out: r}"]
+    for k in range(1, depth):
+        lines += [
+            f"  b{k}:",
+            "    inputs: [x]",
+            f"    nodes: {{n: {{block: b{k - 1}, inputs: x}}}}",
+        ]
+        lines += ["    outputs: {out: n}"]
+    lines += ["nodes:", f"  top: {{block: b{depth - 1}, inputs: image}}", "outputs: {y: top}"]
+    return HEADER + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("depth", [20, 50])
+def test_blocks_nested_up_to_the_limit_expand(depth: int) -> None:
+    graph = gn.loads(nested_blocks(depth))
+    assert graph.layers == ["top" + ".n" * (depth - 1) + ".r"]
+    assert len(graph.nx.nodes[graph.layers[0]]["scope"]) == depth
+
+
+@pytest.mark.parametrize("depth", [51, 400])
+def test_blocks_nested_beyond_the_limit_are_one_clear_error(depth: int) -> None:
+    with pytest.raises(GraphError) as info:
+        gn.loads(nested_blocks(depth))
+    (issue,) = info.value.issues
+    assert issue.code == "block-depth"
+    assert issue.message == (
+        f"block 'b{depth - 51}' would be nested 51 deep; blocks may be nested at most 50 deep"
+    )
+    assert issue.hint == "use repeat for chains, or flatten some levels of blocks"
+    assert len(issue.notes) == 50  # the chain of instances that led there
