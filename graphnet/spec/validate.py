@@ -112,9 +112,11 @@ def _one_issue(
         hint = did_you_mean(str(value), expected, what=str(where[-1]) if where else "value")
         message = f"invalid {field} {value!r} for {what}"
         return _issue("bad-value", message, (*path, *where), locate, hint)
-    messages = list(dict.fromkeys(_clean(d["msg"]) for d in details))
+    messages = " or ".join(dict.fromkeys(_clean(d["msg"]) for d in details))
+    if not where:  # a rule over several fields: its message names them
+        return _issue("bad-value", f"invalid {what}: {messages}", path, locate)
     shown = _shown(_get(data, where))
-    message = f"invalid {field} for {what}: {' or '.join(messages)}. Received: {field}={shown}"
+    message = f"invalid {field} for {what}: {messages}. Received: {field}={shown}"
     return _issue("bad-value", message, (*path, *where), locate)
 
 
@@ -126,6 +128,8 @@ def _expected(detail: Mapping[str, Any]) -> list[str]:
 
 def _clean(msg: str) -> str:
     msg = msg.removeprefix("Value error, ")
+    if len(msg) > 1 and msg[1].isupper():  # starts with a name such as REPLICATE
+        return msg
     return msg[0].lower() + msg[1:] if msg else msg
 
 
