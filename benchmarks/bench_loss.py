@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bench_loss.py --shape 2 4 32 32 32 --rounds 5 --threads 2
 
 Each round times every pair once, ours and MONAI's alternating (which goes first alternates
-too), on the same logits and labels; the table shows medians and the ratio ours / MONAI
+too), on the same logits and labels; the table shows medians of wall-clock and of process
+CPU time (less disturbed by other processes on a shared machine) and the ratios ours / MONAI
 (below 1: graphnet is faster). Losses without a MONAI counterpart are timed alone.
 """
 
@@ -71,24 +72,26 @@ def _ours(loss_type: str, n_class: int, labels: Tensor) -> Step:
     return lambda x: module(x, truth)
 
 
-def _time(step: Step, logits: Tensor) -> float:
+def _time(step: Step, logits: Tensor) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of one forward + backward."""
     x = logits.detach().requires_grad_()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     step(x).backward()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run(
-    shape: tuple[int, ...], rounds: int, loss_types: list[str]
-) -> list[tuple[str, str, float, float | None]]:
-    """Rows `(loss_type, MONAI name, our median ms, MONAI's median ms or None)`."""
+Row = tuple[str, str, tuple[float, float], tuple[float, float] | None]
+
+
+def run(shape: tuple[int, ...], rounds: int, loss_types: list[str]) -> list[Row]:
+    """Rows `(loss_type, MONAI name, our medians, MONAI's medians or None)`; medians are
+    `(wall ms, CPU ms)`."""
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(shape, generator=gen)
     labels = torch.randint(0, shape[1], (shape[0], 1, *shape[2:]), generator=gen)
-    pairs = _monai_pairs(shape[1], labels)
     ours = {t: _ours(t, shape[1], labels) for t in loss_types}
-    pairs = {t: pair for t, pair in pairs.items() if t in ours}
-    times: dict[str, list[float]] = {key: [] for key in [*ours, *(f"m:{t}" for t in pairs)]}
+    pairs = {t: pair for t, pair in _monai_pairs(shape[1], labels).items() if t in ours}
+    times: dict[str, list[tuple[float, float]]] = {}
     for step in [*ours.values(), *(theirs for _, theirs in pairs.values())]:
         _time(step, logits)  # warm-up
     for round_index in range(rounds):
@@ -97,15 +100,18 @@ def run(
             if loss_type in pairs:
                 order.append((f"m:{loss_type}", pairs[loss_type][1]))
             for key, timed in order if round_index % 2 == 0 else order[::-1]:
-                times[key].append(_time(timed, logits))
-    rows = []
+                times.setdefault(key, []).append(_time(timed, logits))
+    rows: list[Row] = []
     for loss_type in ours:
-        mine = statistics.median(times[loss_type]) * 1e3
-        name, theirs = pairs[loss_type][0] if loss_type in pairs else "", None
-        if loss_type in pairs:
-            theirs = statistics.median(times[f"m:{loss_type}"]) * 1e3
-        rows.append((loss_type, name, mine, theirs))
+        theirs = _medians(times[f"m:{loss_type}"]) if loss_type in pairs else None
+        name = pairs[loss_type][0] if loss_type in pairs else "-"
+        rows.append((loss_type, name, _medians(times[loss_type]), theirs))
     return rows
+
+
+def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    walls, cpus = zip(*samples, strict=True)
+    return statistics.median(walls) * 1e3, statistics.median(cpus) * 1e3
 
 
 def main() -> None:
@@ -120,13 +126,19 @@ def main() -> None:
     rows = run(tuple(args.shape), args.rounds, args.losses)
     print(
         f"shape={tuple(args.shape)} rounds={args.rounds} threads={torch.get_num_threads()} "
-        f"torch={torch.__version__}"
+        f"torch={torch.__version__}; medians in ms, ratio = graphnet / MONAI"
     )
-    print("| loss_type | graphnet ms | MONAI equivalent | MONAI ms | ratio |")
-    print("|---|---:|---|---:|---:|")
+    print(
+        "| loss_type | MONAI equivalent | graphnet wall | MONAI wall | ratio | graphnet CPU "
+        "| MONAI CPU | ratio |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for loss_type, name, mine, theirs in rows:
-        other = f"{theirs:.1f} | {mine / theirs:.2f}" if theirs is not None else "- | -"
-        print(f"| {loss_type} | {mine:.1f} | {name or '-'} | {other} |")
+        if theirs is None:
+            print(f"| {loss_type} | - | {mine[0]:.1f} | - | - | {mine[1]:.1f} | - | - |")
+            continue
+        wall, cpu = (f"{m:.1f} | {t:.1f} | {m / t:.2f}" for m, t in zip(mine, theirs, strict=True))
+        print(f"| {loss_type} | {name} | {wall} | {cpu} |")
 
 
 if __name__ == "__main__":

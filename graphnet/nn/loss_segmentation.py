@@ -13,6 +13,8 @@ so the whole batch is one computation; the wrapper `graphnet.nn.LossFunction` ta
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -57,20 +59,37 @@ def _sum_of_squares(probs: Tensor, weight: Tensor | None) -> Tensor:
 
 
 def _class_sums(values: Tensor, labels: Tensor, n_class: int) -> Tensor:
-    """`(B, 1, N)` values summed over the voxels of each label: `(B, C)`."""
-    sums = values.new_zeros(values.shape[0], n_class)
-    return sums.scatter_add(1, labels.flatten(1), values.flatten(1))
+    """`(B, 1, N)` values summed over the voxels of each label: `(B, C)`.
+
+    The voxels are cut into up to 1024 runs, each scattered into its own `C` bins: a scatter
+    along one long axis is a serial loop on CPU (and contended atomics on GPU).
+    """
+    batch, voxels = values.shape[0], values.shape[-1]
+    runs = _run_count(voxels)
+    sums = values.new_zeros(batch, runs, n_class)
+    index = labels.reshape(batch, runs, -1)
+    return sums.scatter_add(2, index, values.reshape(batch, runs, -1)).sum(1)
 
 
-def _overlap(probs: Tensor, labels: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
+@functools.lru_cache(maxsize=64)
+def _run_count(voxels: int) -> int:
+    """The largest divisor of `voxels` up to 1024."""
+    return max(d for d in range(1, min(voxels, 1024) + 1) if voxels % d == 0)
+
+
+def _overlap(
+    probs: Tensor, labels: Tensor, weight: Tensor | None, picked: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
     """`(sum_n w g p, sum_n w g)` per class, `(B, C)` each. With several classes this picks
-    `p[n, y_n]` and sums it per label instead of building the one-hot `g` (half the time)."""
+    `p[n, y_n]` (or takes it as `picked`, `(B, 1, N)`) and sums it per label instead of
+    building the one-hot `g` (half the time)."""
     n_class = probs.shape[1]
     if n_class == 1:
         truth = one_hot(labels, 1, probs.dtype)
         truth = truth if weight is None else truth * weight
         return (truth * probs).sum(-1), truth.sum(-1)
-    picked = probs.gather(1, labels)  # p[n, y_n], (B, 1, N)
+    if picked is None:
+        picked = probs.gather(1, labels)  # p[n, y_n], (B, 1, N)
     if weight is None:
         return _class_sums(picked, labels, n_class), _class_sums(
             torch.ones_like(picked), labels, n_class
@@ -216,9 +235,10 @@ def dice_plus_xent(logits: Tensor, labels: Tensor, weight: Tensor | None) -> Ten
     (sum w q + sum w g + eps)` with `q = softmax(z)`: a negative Dice, no "1 -"."""
     log_probs = F.log_softmax(logits, dim=1)
     labels = labels.long()
-    entropy = _weighted_mean(-log_probs.gather(1, labels).squeeze(1), weight)
+    picked = log_probs.gather(1, labels)  # log q[n, y_n], shared by both terms
+    entropy = _weighted_mean(-picked.squeeze(1), weight)
     probs = log_probs.exp()
-    intersection, reference = _overlap(probs, labels, weight)
+    intersection, reference = _overlap(probs, labels, weight, picked.exp())
     numerator = 2 * intersection + EPSILON
     denominator = _sum(probs, weight) + reference + EPSILON
     return entropy - (numerator / denominator).mean(1)
