@@ -17,6 +17,7 @@ one line per entry, `<name> <v1> ... <v13>`, single spaces, `str()` of each floa
 from __future__ import annotations
 
 import glob
+import math
 import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "fit_landmarks",
     "foreground_mask",
     "landmark_percentiles",
+    "landmark_problems",
     "normalise_mask_type",
     "otsu_threshold",
     "read_landmarks",
@@ -166,6 +168,24 @@ def average_landmarks(rows: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in low + (high - low) * scaled.mean(axis=0))
 
 
+def landmark_problems(
+    mapping: Mapping[str, Sequence[float]], modalities: Sequence[str]
+) -> Iterator[str]:
+    """Why `mapping` cannot serve a layer over `modalities`: one message per problem.
+
+    >>> list(landmark_problems({"T1": (0.0, 100.0)}, ["T1", "T2"]))  # doctest: +ELLIPSIS
+    ["landmarks of 'T1' must be 13 finite numbers. Received: 2 values", "modality 'T2' has..."]
+    """
+    for name in modalities:
+        if name not in mapping:
+            hint = did_you_mean(name, list(mapping), what="modality")
+            yield f"modality {name!r} has no landmarks: {hint}"
+            continue
+        values = [float(v) for v in mapping[name]]
+        if len(values) != len(_INNER_PERCENTILES) + 2 or not all(map(math.isfinite, values)):
+            yield f"landmarks of {name!r} must be 13 finite numbers. Received: {len(values)} values"
+
+
 def read_landmarks(path: str | os.PathLike[str]) -> dict[str, tuple[float, ...]]:
     """Every entry of a landmark file, by name, in file order (a later duplicate wins).
 
@@ -234,7 +254,7 @@ def load_volumes(path: str | os.PathLike[str]) -> list[np.ndarray]:
     if data.ndim == 4:
         return [data[..., t] for t in range(data.shape[3])]
     raise HistogramError(
-        f"'{path}' has {data.ndim} dimensions; expected 3, or 4 with one volume per time point"
+        f"'{path}' has {data.ndim} dimensions; expected 2 or 3, or 4 with one volume per time point"
     )
 
 

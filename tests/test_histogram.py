@@ -147,7 +147,7 @@ def test_fit_errors(tmp_path: Path, dataset: dict[str, list[str]]) -> None:
         ({"T1": [flat]}, {"mask_type": "mean_plus"},
          f"'{flat}': the mean_plus mask is empty (threshold=0.0)"),
         ({"T1": [five_d]}, {},
-         f"'{five_d}' has 5 dimensions; expected 3, or 4 with one volume per time point"),
+         f"'{five_d}' has 5 dimensions; expected 2 or 3, or 4 with one volume per time point"),
     ]  # fmt: skip
     for images, options, message in cases:
         with pytest.raises(hist.HistogramError) as error:
@@ -396,3 +396,20 @@ def test_cli_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "--modality NAME=GLOB" in text and "examples:" in text
     assert "graphnet histogram fit --modality T2='data/*_T2.nii.gz' -o landmarks.txt" in text
+
+
+def test_landmark_problems_are_all_collected() -> None:
+    mapping = {"T1": (0.0,) * 13, "T2": (0.0, 50.0, 100.0), "FLAIR": (*(0.0,) * 12, float("nan"))}
+    assert list(hist.landmark_problems(mapping, ["T1", "T2", "FLAIR", "T1c"])) == [
+        "landmarks of 'T2' must be 13 finite numbers. Received: 3 values",
+        "landmarks of 'FLAIR' must be 13 finite numbers. Received: 13 values",
+        "modality 'T1c' has no landmarks: did you mean 'T1'? valid modality values: FLAIR, T1, T2",
+    ]
+
+
+def test_fit_2d_image(tmp_path: Path) -> None:
+    image = brain(np.random.default_rng(3), (30, 28), 500.0)
+    path = save(tmp_path / "slice.nii", image)
+    mask = ref_mask(image.astype(np.float64), "otsu_plus")
+    expected = ref_mapping(ref_landmarks(image.astype(np.float64), mask, (0.01, 0.99))[None])
+    np.testing.assert_allclose(hist.fit_landmarks({"T1": [path]})["T1"], expected, rtol=1e-9)

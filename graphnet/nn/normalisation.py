@@ -42,6 +42,7 @@ from graphnet.errors import did_you_mean
 from graphnet.histogram import (
     NORM_TYPES,
     landmark_percentiles,
+    landmark_problems,
     normalise_mask_type,
     normalise_norm_type,
     read_landmarks,
@@ -363,18 +364,6 @@ class MaskConfig:
         return torch.where(present, otsu.to(flat.dtype), fixed)
 
 
-def _standard_row(landmarks: Mapping[str, Sequence[float]], name: str) -> tuple[float, ...]:
-    if name not in landmarks:
-        hint = did_you_mean(name, list(landmarks), what="modality")
-        raise ValueError(f"modality {name!r} has no landmarks: {hint}")
-    row = tuple(float(v) for v in landmarks[name])
-    if len(row) != 13 or not all(math.isfinite(v) for v in row):
-        raise ValueError(
-            f"landmarks of {name!r} must be 13 finite numbers. Received: {len(row)} values"
-        )
-    return row
-
-
 class HistogramNormalisationLayer(nn.Module):
     """Nyul histogram standardisation with trained landmarks (NiftyNet's layer, §10.1-10.2).
 
@@ -414,7 +403,10 @@ class HistogramNormalisationLayer(nn.Module):
         self.cutoff = standardise_cutoff(cutoff, self.norm_type)
         self.masking = MaskConfig.create(mask_type, multimod_mask_type, threshold, spatial_dims)
         picks = NORM_TYPES[self.norm_type]
-        table = [_standard_row(landmarks, name) for name in self.modalities]
+        problems = list(landmark_problems(landmarks, self.modalities))
+        if problems:
+            raise ValueError("; ".join(problems))
+        table = [tuple(float(v) for v in landmarks[name]) for name in self.modalities]
         standard = torch.tensor([[row[i] for i in picks] for row in table], dtype=torch.float32)
         self.register_buffer("standard_landmarks", standard)  # (C, K), saved with the model
         percentiles = landmark_percentiles(self.cutoff)
