@@ -17,7 +17,7 @@ from typing import Any
 
 from graphnet import expr
 from graphnet.errors import Issue, Path, did_you_mean
-from graphnet.graph import Endpoint
+from graphnet.graph import Endpoint, id_problem
 from graphnet.imports import FileContext
 from graphnet.spec.base import LayerSpec
 from graphnet.spec.document import BlockNode
@@ -80,6 +80,10 @@ class Expander:
         """Emit every node of a `nodes` mapping into `scope`."""
         for local_id, raw in nodes.items():
             path = (*base, local_id)
+            problem = id_problem(local_id)
+            if problem:
+                self.issue(scope, "bad-id", problem, path)
+                continue
             if isinstance(raw, Mapping) and "block" in raw:
                 self.instantiate(scope, local_id, raw, path)
             else:

@@ -17,6 +17,7 @@ Edges go from a producer to a consumer, keyed by the consumer's port, with attri
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,92 @@ import networkx as nx
 from graphnet.errors import Issue, Position
 from graphnet.spec.base import LayerSpec
 from graphnet.spec.document import InputSpec
+
+#: Attribute names of the compiled module (torch.nn.Module, fx.GraphModule, CompiledGraph):
+#: a node with one of these ids would shadow them, so ids may not use them.
+RESERVED_IDS = frozenset(
+    [
+        "T_destination",
+        "add_module",
+        "add_submodule",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "code",
+        "compile",
+        "cpu",
+        "cuda",
+        "delete_all_unused_submodules",
+        "delete_submodule",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "graph",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "meta",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "print_readable",
+        "recompile",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "regularization_loss",
+        "requires_grad_",
+        "set_extra_state",
+        "set_mc_dropout",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "to_folder",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
+)
+
+
+def id_problem(node_id: object) -> str | None:
+    """Why `node_id` cannot name a node (it becomes a Python attribute), or None."""
+    if not isinstance(node_id, str) or not node_id.isidentifier():
+        return (
+            f"node id {node_id!r} is not a Python identifier "
+            "(letters, digits and _, not starting with a digit)"
+        )
+    if keyword.iskeyword(node_id):
+        return f"node id '{node_id}' is a Python keyword"
+    if node_id.startswith("_") or node_id in RESERVED_IDS:
+        return f"node id '{node_id}' is reserved by torch.nn.Module; choose another name"
+    return None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,23 @@ def errors(text: str, **kwargs: object) -> list[str]:
     return [f"{i.line}:{i.column}: {i.code}: {i.message}" for i in info.value.issues]
 
 
+@pytest.mark.parametrize(
+    ("node_id", "message"),
+    [
+        ("1x", "node id '1x' is not a Python identifier (letters, digits and _, not starting with a digit)"),
+        ("a-b", "node id 'a-b' is not a Python identifier (letters, digits and _, not starting with a digit)"),
+        ("lambda", "node id 'lambda' is a Python keyword"),
+        ("training", "node id 'training' is reserved by torch.nn.Module; choose another name"),
+        ("_modules", "node id '_modules' is reserved by torch.nn.Module; choose another name"),
+    ],
+)
+def test_node_ids_must_be_usable_attribute_names(node_id: str, message: str) -> None:
+    text = f"nodes:\n  '{node_id}': {{type: ActiLayer, func: relu, inputs: image}}\noutputs: {{y: image}}\n"
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text)
+    assert [(i.code, i.message) for i in info.value.issues] == [("bad-id", message)]
+
+
 def test_loads_minimal_graph_resolves_inputs() -> None:
     graph = gn.loads(HEADER + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n")
     assert graph.layers == ["c"]
