@@ -52,6 +52,12 @@ class _Resampling(_Augmentation):
                 )
         return self
 
+    def infer(self, inputs: Sequence[Shape]) -> dict[str, Shape] | Shape:
+        rank = len(inputs[0]) - 2
+        if rank not in (2, 3):
+            raise ShapeError(f"{self.type} works on 2D or 3D inputs; got {rank}D")
+        return super().infer(inputs)
+
     def orders(self) -> list[int]:
         """Interpolation order of each port, in port order."""
         if isinstance(self.interp_order, int):
@@ -96,6 +102,11 @@ class RandomRotationLayer(_Resampling):
         if self.min_angle > self.max_angle:
             raise ValueError("min_angle must not exceed max_angle")
         return self
+
+    def infer(self, inputs: Sequence[Shape]) -> dict[str, Shape] | Shape:
+        if len(inputs[0]) == 4 and (self.rotation_angle_y or self.rotation_angle_z):
+            raise ShapeError("2D inputs rotate in one plane: use rotation_angle_x or min/max_angle")
+        return super().infer(inputs)
 
 
 class RandomSpatialScalingLayer(_Resampling):
