@@ -775,8 +775,11 @@ def test_fx_leaf_and_export(loss_type: str) -> None:
     graph = torch.fx.GraphModule(net, _LeafTracer().trace(net))
     assert [n.target for n in graph.graph.nodes if n.op == "call_module"] == ["conv", "loss"]
     torch.testing.assert_close(graph(*inputs), net(*inputs))
-    exported = torch.export.export(net, inputs)
-    torch.testing.assert_close(exported.module()(*inputs), net(*inputs))
+    batch = torch.export.Dim("batch", min=2, max=64)
+    dynamic = {"image": {0: batch}, "label": {0: batch}}
+    exported = torch.export.export(net, inputs, dynamic_shapes=dynamic)
+    other_batch = (inputs[0].repeat(2, 1, 1, 1)[:3], inputs[1].repeat(2, 1, 1, 1)[:3])
+    torch.testing.assert_close(exported.module()(*other_batch), net(*other_batch))
 
 
 @pytest.mark.parametrize("loss_type", LOSS_TYPES)
