@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,8 +67,13 @@ def export(graph: Graph, output: str | Path, given: Mapping[str, tuple[int, ...]
     if path.suffix == ".pt2":
         torch.export.save(torch.export.export(model, args), str(path))
     elif path.suffix == ".pt":
-        traced = torch.jit.trace(model, args, strict=False)  # type: ignore[no-untyped-call]
-        torch.jit.save(traced, str(path))
+        with warnings.catch_warnings():
+            # TorchScript is deprecated upstream; `.pt` stays for runtimes that still load it.
+            # Tracing also warns about the input checks' Python comparisons, which are static.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+            traced = torch.jit.trace(model, args, strict=False)  # type: ignore[no-untyped-call]
+            torch.jit.save(traced, str(path))
     else:
         _onnx(model, args, path, list(graph.inputs))
     return path

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,3 +130,32 @@ def test_python_dash_m_works() -> None:
         [sys.executable, "-m", "graphnet", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("graphnet ")
+
+
+def test_code_prints_the_generated_forward(write: Callable[[str, str], Path]) -> None:
+    code, out, _ = call("code", str(write(GOOD, "g.yaml")))
+    assert code == 0
+    assert out.splitlines()[0] == "def forward(self, image):"
+    assert "self.c(" in out
+
+
+def test_compile_exports_each_format(write: Callable[[str, str], Path], tmp_path: Path) -> None:
+    import torch
+
+    path = write(GOOD, "g.yaml")
+    for suffix in (".pt2", ".pt"):
+        target = tmp_path / f"m{suffix}"
+        assert call("compile", str(path), "-o", str(target), "--input", "image=1x1x8x8") == (
+            0,
+            f"wrote {target}\n",
+            "",
+        )
+    program = torch.export.load(str(tmp_path / "m.pt2")).module()
+    assert program(torch.randn(1, 1, 8, 8)).shape == (1, 4, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated upstream
+        scripted = torch.jit.load(str(tmp_path / "m.pt"))
+    assert scripted(torch.randn(1, 1, 8, 8)).shape == (1, 4, 8, 8)
+    code, _, err = call("compile", str(path), "-o", str(tmp_path / "m.h5"))
+    assert code == 1
+    assert err == "error: unknown export format '.h5'; use one of .pt2, .onnx, .pt\n"
