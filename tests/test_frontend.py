@@ -358,3 +358,30 @@ def test_blocks_nested_beyond_the_limit_are_one_clear_error(depth: int) -> None:
     )
     assert issue.hint == "use repeat for chains, or flatten some levels of blocks"
     assert len(issue.notes) == 50  # the chain of instances that led there
+
+
+
+def _set_gc(enabled: bool) -> None:
+    import gc
+
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_loading_restores_the_garbage_collector_state(enabled: bool) -> None:
+    import gc
+
+    good = HEADER + "nodes:\n  a: {type: ActiLayer, func: relu, inputs: image}\noutputs: {y: a}\n"
+    was = gc.isenabled()
+    try:
+        _set_gc(enabled)
+        gn.loads(good)
+        assert gc.isenabled() is enabled
+        with pytest.raises(GraphError):
+            gn.loads(good.replace("relu", "rlu"))
+        assert gc.isenabled() is enabled
+    finally:
+        _set_gc(was)
