@@ -342,7 +342,11 @@ def test_niftynet_cosine_expectations(pred: Any, truth: Any, weight: Any, expect
 
 # ---------------------------------------------------------------- against MONAI
 
-monai_losses = pytest.importorskip("monai.losses")
+
+@pytest.fixture(name="monai_losses")
+def _monai_losses() -> Any:
+    """`monai.losses`; the tests that use it are skipped where MONAI is not installed."""
+    return pytest.importorskip("monai.losses")
 
 
 def _monai_case(n_class: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -352,7 +356,7 @@ def _monai_case(n_class: int, seed: int) -> tuple[Tensor, Tensor]:
 
 
 @pytest.mark.parametrize(("loss_type", "squared"), [("Dice", True), ("Dice_NS", False)])
-def test_dice_equals_monai(loss_type: str, squared: bool) -> None:
+def test_dice_equals_monai(loss_type: str, squared: bool, monai_losses: Any) -> None:
     # Same definition: MONAI's smooth_nr/smooth_dr are NiftyNet's eps; squared_pred squares
     # only the prediction in the denominator for one-hot truth (g^2 = g).
     logits, labels = _monai_case(4, seed=20)
@@ -366,7 +370,9 @@ def test_dice_equals_monai(loss_type: str, squared: bool) -> None:
 
 
 @pytest.mark.parametrize(("loss_type", "squared"), [("Dice_Dense", True), ("Dice_Dense_NS", False)])
-def test_dice_dense_equals_monai_with_soft_labels(loss_type: str, squared: bool) -> None:
+def test_dice_dense_equals_monai_with_soft_labels(
+    loss_type: str, squared: bool, monai_losses: Any
+) -> None:
     logits, soft = _seg_inputs("Dice_Dense", 3, (6, 5), seed=21)
     theirs = monai_losses.DiceLoss(softmax=True, squared_pred=squared)  # eps 1e-5 both
     ours = LossFunction(3, loss_type)(_t(logits), _t(soft))
@@ -374,7 +380,7 @@ def test_dice_dense_equals_monai_with_soft_labels(loss_type: str, squared: bool)
 
 
 @pytest.mark.parametrize("type_weight", ["Square", "Simple", "Uniform"])
-def test_gdsc_equals_monai_when_no_clamp_acts(type_weight: str) -> None:
+def test_gdsc_equals_monai_when_no_clamp_acts(type_weight: str, monai_losses: Any) -> None:
     # NiftyNet has no smoothing but clamps each class denominator with max(seg + ref, 1);
     # MONAI adds smooth_nr/dr (set to 0 here). Both give an absent class the largest finite
     # weight. So they agree whenever every seg_c + ref_c >= 1, asserted below.
@@ -388,7 +394,7 @@ def test_gdsc_equals_monai_when_no_clamp_acts(type_weight: str) -> None:
     torch.testing.assert_close(ours(logits, labels), theirs(logits, labels), rtol=1e-8, atol=0)
 
 
-def test_gdsc_differs_from_monai_when_the_clamp_acts() -> None:
+def test_gdsc_differs_from_monai_when_the_clamp_acts(monai_losses: Any) -> None:
     # One voxel of class 0: the absent classes 1, 2 get class 0's weight (1) and
     # seg_c + ref_c < 1, so NiftyNet's denominator is (p0 + 1) + 1 + 1, MONAI's (p0 + 1) + p1 + p2.
     logits, labels = torch.tensor([[[2.0], [0.0], [-1.0]]]), torch.tensor([[[0]]])
@@ -401,7 +407,7 @@ def test_gdsc_differs_from_monai_when_the_clamp_acts() -> None:
     assert theirs.item() == pytest.approx(1 - p0.item())
 
 
-def test_tversky_equals_monai_on_one_channel() -> None:
+def test_tversky_equals_monai_on_one_channel(monai_losses: Any) -> None:
     # NiftyNet sums TP, FP, FN over voxels *and* classes; MONAI per class, then averages. With
     # one channel (probabilities, binary label map) they coincide; MONAI's smooth_nr is 0 here.
     rng = np.random.default_rng(23)
@@ -413,7 +419,7 @@ def test_tversky_equals_monai_on_one_channel() -> None:
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
-def test_tversky_is_monai_over_classes_and_voxels_flattened() -> None:
+def test_tversky_is_monai_over_classes_and_voxels_flattened(monai_losses: Any) -> None:
     # The multi-class NiftyNet Tversky equals MONAI's on the classes folded into the voxels.
     logits, labels = _monai_case(3, seed=24)
     probs = torch.softmax(logits, 1)
@@ -426,7 +432,7 @@ def test_tversky_is_monai_over_classes_and_voxels_flattened() -> None:
     assert per_class.item() != pytest.approx(theirs.item(), abs=1e-3)
 
 
-def test_dice_plus_xent_is_monai_dice_ce_minus_one() -> None:
+def test_dice_plus_xent_is_monai_dice_ce_minus_one(monai_losses: Any) -> None:
     # NiftyNet returns xent - mean Dice (no "1 -"); MONAI 1 - mean Dice + CE, same smoothing.
     logits, labels = _monai_case(4, seed=27)
     theirs = monai_losses.DiceCELoss(to_onehot_y=True, softmax=True)(logits, labels)
@@ -434,7 +440,7 @@ def test_dice_plus_xent_is_monai_dice_ce_minus_one() -> None:
     torch.testing.assert_close(ours, theirs - 1, rtol=1e-12, atol=1e-12)
 
 
-def test_wgdl_equals_monai_for_the_brats_tree() -> None:
+def test_wgdl_equals_monai_for_the_brats_tree(monai_losses: Any) -> None:
     # MONAI's default weighting gives every foreground class TP weight 1 = M_tree[0, c], and
     # M_tree's largest entry is already 1 (MONAI rescales M by its maximum). No smoothing
     # in NiftyNet, so MONAI's smooth_nr/dr are 0.
@@ -445,7 +451,7 @@ def test_wgdl_equals_monai_for_the_brats_tree() -> None:
     torch.testing.assert_close(ours, theirs(logits, labels).to(ours.dtype), rtol=1e-6, atol=0)
 
 
-def test_wgdl_custom_matrix_differs_from_monai_when_not_normalised() -> None:
+def test_wgdl_custom_matrix_differs_from_monai_when_not_normalised(monai_losses: Any) -> None:
     # NiftyNet uses M as given and weights TP by M[0, c]; MONAI divides M by its maximum.
     logits, labels = _monai_case(3, seed=26)
     matrix = [[0.0, 2.0, 2.0], [2.0, 0.0, 1.0], [2.0, 1.0, 0.0]]
