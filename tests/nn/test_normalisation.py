@@ -272,6 +272,8 @@ def test_dtypes_are_kept() -> None:
     reference = layer()(x)
     assert layer()(x.double()).dtype == torch.float64
     torch.testing.assert_close(layer()(x.double()).float(), reference)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(layer()(x), reference, rtol=0, atol=0)
     half = layer()(x.bfloat16())
     assert half.dtype == torch.bfloat16
     torch.testing.assert_close(half.float(), layer()(x.bfloat16().float()).bfloat16().float())
