@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import nibabel
@@ -413,3 +415,9 @@ def test_fit_2d_image(tmp_path: Path) -> None:
     mask = ref_mask(image.astype(np.float64), "otsu_plus")
     expected = ref_mapping(ref_landmarks(image.astype(np.float64), mask, (0.01, 0.99))[None])
     np.testing.assert_allclose(hist.fit_landmarks({"T1": [path]})["T1"], expected, rtol=1e-9)
+
+
+def test_fitting_and_cli_do_not_import_torch() -> None:
+    code = "import sys, graphnet.histogram, graphnet.cli_histogram; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "False\n"
