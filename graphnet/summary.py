@@ -1,117 +1,381 @@
-"""`graphnet summary`: per-node output shape, parameters and MACs, analytic (no torch).
+"""`graphnet summary`: an analytic architecture report (no tensors allocated, no torch).
 
-node           type                 output              params    MACs
-stem           ConvolutionLayer     (2, 16, 64, 64, 64)     464   113.2M
-...
+    >>> print(summarise(graph, {"image": (2, 1, 32, 32, 32)}))
+    highres3dnet: 30 layers, image=(2, 1, 32, 32, 32)
+    node              type              output          params    MACs  act.mem
+    conv_0            Convolution       16x32x32x32        480   28.3M    4 MiB
+    ...
+    receptive field (input voxels per axis; stride = input voxels per output voxel):
+      logits <- image: 87x87x87, stride 1
+
+Per node: output shape, parameters, multiply-accumulates and output memory (float32); then
+totals, a training-memory estimate for one Adam step at the given batch, the receptive field
+of every output and the input sizes each axis accepts. An input given as `image=2x1` (batch
+and channels only) leaves the spatial sizes to the search; a size that fails shape inference
+becomes an error naming the accepted sizes nearest to it.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from graphnet.cost import macs, parameters
-from graphnet.errors import raise_if_errors
+from graphnet import cost
+from graphnet.errors import GraphError, raise_if_errors
 from graphnet.graph import Graph
-from graphnet.shapes import endpoint_shape, input_shapes, propagate, symbolic_inputs
+from graphnet.receptive import ReceptiveField, field_text, receptive_fields
+from graphnet.shapes import Shapes, endpoint_shape, input_shapes, propagate
+from graphnet.sizes import SizeRule, size_issues, size_rules
 from graphnet.spec.base import Shape, format_shape
 
 
 @dataclass(frozen=True)
 class Row:
+    """One layer node of the report (byte and MAC counts are None when a size is unknown)."""
+
     node: str
     type: str
     output: str
+    shape: tuple[int | None, ...]
     params: int
-    macs: int
+    macs: int | None
+    memory: int | None
 
 
-def rows(graph: Graph, given: Mapping[str, tuple[int, ...]]) -> list[Row]:
-    """One row per layer node, in topological order."""
-    known, issues = input_shapes(graph, given)
+@dataclass
+class Report:
+    """Everything `graphnet summary` prints, in every format."""
+
+    name: str
+    inputs: dict[str, Shape]
+    rows: list[Row]
+    fields: list[ReceptiveField] = field(default_factory=list)
+    rules: list[SizeRule] = field(default_factory=list)
+    training: cost.TrainingMemory | None = None
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def macs(self) -> int | None:
+        return _total([r.macs for r in self.rows])
+
+    @property
+    def memory(self) -> int | None:
+        return _total([r.memory for r in self.rows])
+
+
+def _total(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(v or 0 for v in values)
+
+
+def report(graph: Graph, given: Mapping[str, tuple[int, ...]]) -> Report:
+    """Build the report; raises GraphError for bad input shapes (with the accepted sizes)."""
+    full = {k: v for k, v in given.items() if k not in graph.inputs or len(v) != 2}
+    known, issues = input_shapes(graph, full)
     raise_if_errors(issues)
-    start = {**symbolic_inputs(graph), **known}
+    start = {name: _partial(graph, name, given.get(name)) for name in graph.inputs}
+    start.update(known)
     shapes, issues = propagate(graph, start)
-    raise_if_errors(issues)
-    table = []
+    if any(i.severity == "error" for i in issues):
+        raise GraphError(issues + size_issues(graph, known))
+    result = Report(graph.name, start, _rows(graph, shapes))
+    open_inputs = [n for n, s in start.items() if any(x is None for x in s[2:])]
+    if open_inputs:
+        result.rules = size_rules(graph, open_inputs, known)
+        example = _example_shapes(graph, start, result.rules)
+        if example is not None:
+            result.fields = receptive_fields(graph, propagate(graph, example)[0])
+    else:
+        result.fields = receptive_fields(graph, shapes)
+        result.training = cost.graph_training_memory(graph, shapes, result.params)
+    return result
+
+
+def _partial(graph: Graph, name: str, shape: tuple[int, ...] | None) -> Shape:
+    """`(batch, channels, None, ...)` for an input given without spatial sizes (or not at all)."""
+    spec = graph.inputs[name]
+    batch = shape[0] if shape is not None and len(shape) == 2 else None
+    return (batch, spec.channels, *([None] * spec.spatial_dims))
+
+
+def _rows(graph: Graph, shapes: Shapes) -> list[Row]:
+    rows = []
     for node in graph.layers:
         spec = graph.spec(node)
-        received: list[Shape] = [
-            s
-            for _, e in graph.node_inputs(node)
-            if (s := endpoint_shape(graph, shapes, e, [], node)) is not None
-        ]
+        received = [endpoint_shape(graph, shapes, e, [], node) for _, e in graph.node_inputs(node)]
+        inputs = [s for s in received if s is not None]
         out = shapes[node]
-        out_shape = out if isinstance(out, tuple) else next(iter(out.values()))
+        first = out if isinstance(out, tuple) else next(iter(out.values()))
         shown = (
             format_shape(out)
             if isinstance(out, tuple)
             else ", ".join(f"{k}={format_shape(v)}" for k, v in out.items())
         )
-        label = (
-            f"{spec.type} {spec.func}"
-            if isinstance(getattr(spec, "func", None), str)
-            else spec.type
-        )  # type: ignore[attr-defined]
-        table.append(
-            Row(node, label, shown, parameters(spec, received), macs(spec, received, out_shape))
-        )
-    return table
+        func = getattr(spec, "func", None)
+        label = f"{spec.type} {func}" if isinstance(func, str) else spec.type
+        params = cost.parameters(spec, inputs)
+        macs = cost.macs(spec, inputs, first)
+        memory = _output_bytes(out)
+        rows.append(Row(node, label, shown, first, params, macs, memory))
+    return rows
 
 
-def human(n: int) -> str:
-    """`1234567` -> `1.2M`."""
+def _output_bytes(out: Shape | Mapping[str, Shape]) -> int | None:
+    values = [out] if isinstance(out, tuple) else list(out.values())
+    return _total([cost.activation_bytes(v) for v in values])
+
+
+def _example_shapes(
+    graph: Graph, start: Mapping[str, Shape], rules: list[SizeRule]
+) -> dict[str, Shape] | None:
+    """Concrete shapes (smallest accepted sizes from 32) for the receptive-field pass."""
+    example = {name: list(shape) for name, shape in start.items()}
+    for rule in rules:
+        sizes = rule.examples(1, at_least=max(32, rule.start)) or rule.examples(1)
+        if not sizes:
+            return None
+        for name in rule.inputs:
+            for axis in rule.axes:
+                example[name][2 + axis] = sizes[0]
+    for shape in example.values():
+        shape[0] = shape[0] or 1
+    if any(n is None for shape in example.values() for n in shape):
+        return None
+    return {name: tuple(shape) for name, shape in example.items()}
+
+
+# -- formats --------------------------------------------------------------------------------
+
+
+def summarise(graph: Graph, given: Mapping[str, tuple[int, ...]], fmt: str = "table") -> str:
+    """The report as `table` (fits 80 columns), `json` or `markdown` text."""
+    built = report(graph, given)
+    if fmt == "json":
+        return json.dumps(as_data(built), indent=2) + "\n"
+    if fmt == "markdown":
+        return as_markdown(built)
+    return as_table(built)
+
+
+def human(n: int | None) -> str:
+    """`1234567` -> `1.2M`; None -> `?`."""
+    if n is None:
+        return "?"
     for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
 
 
-def summarise(graph: Graph, given: Mapping[str, tuple[int, ...]], fmt: str = "table") -> str:
-    table = rows(graph, given)
-    total_params = sum(r.params for r in table)
-    total_macs = sum(r.macs for r in table)
-    if fmt == "json":
-        data = {
-            "name": graph.name,
-            "nodes": [asdict(r) for r in table],
-            "total_params": total_params,
-            "total_macs": total_macs,
-        }
-        return json.dumps(data, indent=2) + "\n"
-    if fmt == "markdown":
-        lines = ["| node | type | output | params | MACs |", "|---|---|---|---:|---:|"]
-        lines += [
-            f"| {r.node} | {r.type} | {r.output} | {r.params:,} | {human(r.macs)} |" for r in table
-        ]
-        lines.append(f"| **total** | | | {total_params:,} | {human(total_macs)} |")
-        return "\n".join(lines) + "\n"
-    return _table(graph, table, total_params, total_macs)
+def human_bytes(n: int | None) -> str:
+    """`3_239_656` -> `3.1 MiB`; None -> `?`."""
+    if n is None:
+        return "?"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
-def _table(graph: Graph, table: list[Row], total_params: int, total_macs: int) -> str:
-    widths = (
-        [
-            max(4, *(len(r.node) for r in table)),
-            max(4, *(len(r.type) for r in table)),
-            max(6, *(len(r.output) for r in table)),
-        ]
-        if table
-        else [4, 4, 6]
-    )
-    widths = [min(w, 28) for w in widths]
-    head = f"{'node':<{widths[0]}}  {'type':<{widths[1]}}  {'output':<{widths[2]}}  {'params':>9}  {'MACs':>7}"
-    lines = [f"{graph.name}: {len(table)} layers", head, "-" * len(head)]
-    for r in table:
-        lines.append(
-            f"{_clip(r.node, widths[0]):<{widths[0]}}  {_clip(r.type, widths[1]):<{widths[1]}}  "
-            f"{_clip(r.output, widths[2]):<{widths[2]}}  {r.params:>9,}  {human(r.macs):>7}"
-        )
-    lines.append("-" * len(head))
-    lines.append(f"total parameters: {total_params:,}   total MACs: {human(total_macs)}")
-    return "\n".join(lines) + "\n"
+def _dims(shape: Shape) -> str:
+    """`(2, 16, 32, 32, 32)` -> `16x32x32x32` (batch left out)."""
+    return "x".join("?" if n is None else str(n) for n in shape[1:])
+
+
+def _short_type(label: str) -> str:
+    head, _, func = label.partition(" ")
+    head = head.removesuffix("Layer") if head.endswith("Layer") and head != "Layer" else head
+    return f"{head} {func}".strip()
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """Shorten in the middle, keeping both ends: `encoder.stage_2.conv_1` -> `encod…conv_1`."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
+
+
+def as_table(rep: Report) -> str:
+    """Fixed-width text, at most 80 characters a line."""
+    rows = [(r.node, _short_type(r.type), _dims(r.shape), r) for r in rep.rows]
+    numbers = [(f"{r.params:,}", human(r.macs), human_bytes(r.memory)) for r in rep.rows]
+    w_num = (
+        [
+            max(len(h), *(len(n[i]) for n in numbers))
+            for i, h in enumerate(("params", "MACs", "act.mem"))
+        ]
+        if numbers
+        else [6, 4, 7]
+    )
+    w_out = min(max([6, *(len(o) for _, _, o, _ in rows)]), 16)
+    w_type = min(max([4, *(len(t) for _, t, _, _ in rows)]), 16)
+    w_node = max(80 - sum(w_num) - w_out - w_type - 10, 10)
+    w_node = min(w_node, max([4, *(len(n) for n, _, _, _ in rows)]))
+    header = f"{'node':<{w_node}}  {'type':<{w_type}}  {'output':<{w_out}}  " + "  ".join(
+        f"{h:>{w}}" for h, w in zip(("params", "MACs", "act.mem"), w_num, strict=True)
+    )
+    lines = [_title(rep), header, "-" * len(header)]
+    for (node, kind, out, _), nums in zip(rows, numbers, strict=True):
+        cells = "  ".join(f"{v:>{w}}" for v, w in zip(nums, w_num, strict=True))
+        lines.append(
+            f"{_clip(node, w_node):<{w_node}}  {_clip(kind, w_type):<{w_type}}  "
+            f"{_clip(out, w_out):<{w_out}}  {cells}"
+        )
+    lines.append("-" * len(header))
+    lines += _sections(rep, indent="  ")
+    return "\n".join(lines) + "\n"
+
+
+def _title(rep: Report) -> str:
+    inputs = ", ".join(f"{name}={format_shape(shape)}" for name, shape in rep.inputs.items())
+    return f"{rep.name}: {len(rep.rows)} layers; {inputs}"
+
+
+def _batch(rep: Report) -> int | None:
+    batches = {shape[0] for shape in rep.inputs.values()}
+    return batches.pop() if len(batches) == 1 else None
+
+
+def _sections(rep: Report, indent: str) -> list[str]:
+    """Totals, training memory, receptive fields and valid sizes, wrapped to 80 columns."""
+    batch = _batch(rep)
+    lines = [
+        f"total: {rep.params:,} parameters ({human_bytes(rep.params * cost.ITEMSIZE)}), "
+        f"{human(rep.macs)} MACs, layer outputs {human_bytes(rep.memory)} at batch "
+        f"{batch if batch is not None else '?'}"
+    ]
+    if rep.training is not None:
+        t = rep.training
+        lines.append(
+            f"training memory, one Adam step at batch {batch}: about {human_bytes(t.total)}"
+        )
+        lines.append(
+            f"{indent}parameters {human_bytes(t.parameters)}, gradients {human_bytes(t.gradients)}"
+            f", Adam moments {human_bytes(t.optimizer)}, kept for backward "
+            f"{human_bytes(t.activations)}, gradient buffers {human_bytes(t.transient)}"
+        )
+    if rep.fields:
+        lines.append(
+            "receptive field (input voxels per axis; stride: input voxels per output voxel)"
+        )
+        for f in rep.fields:
+            sizes, strides = field_text(f)
+            stride = f", stride {strides}" if f.axes is not None else ""
+            lines.append(f"{indent}{f.output} <- {f.input}: {sizes}{stride}")
+    if rep.rules:
+        tried = max(rule.searched for rule in rep.rules)
+        lines.append(f"valid input sizes (by shape propagation, sizes 1 to {tried} tried)")
+        for rule in rep.rules:
+            examples = ", ".join(map(str, rule.examples(4, at_least=max(rule.start, 1))))
+            text = f"{', '.join(rule.inputs)} {rule.axis_names}: {rule.text()}"
+            lines.append(f"{indent}{text}" + (f" (e.g. {examples})" if examples else ""))
+        suggestion = _suggestion(rep)
+        if suggestion:
+            lines.append(f"{indent}try: {suggestion}")
+    return [part for line in lines for part in _wrap(line, indent)]
+
+
+def _wrap(line: str, indent: str) -> list[str]:
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.wrap(line, 80, initial_indent="", subsequent_indent=lead + indent) or [""]
+
+
+def _suggestion(rep: Report) -> str:
+    """`--input image=1x1x32x32x32`: the smallest accepted sizes from 32 on."""
+    parts = []
+    for name, shape in rep.inputs.items():
+        sizes = list(shape[2:])
+        for rule in rep.rules:
+            if name in rule.inputs:
+                found = rule.examples(1, at_least=max(32, rule.start)) or rule.examples(1)
+                for axis in rule.axes:
+                    sizes[axis] = found[0] if found else None
+        if any(n is None for n in sizes):
+            return ""
+        batch = shape[0] or 1
+        parts.append(f"--input {name}=" + "x".join(map(str, [batch, shape[1], *sizes])))
+    return " ".join(parts)
+
+
+def as_markdown(rep: Report) -> str:
+    """A Markdown table and the sections as a list."""
+    lines = [
+        f"**{_title(rep)}**",
+        "",
+        "| node | type | output | params | MACs | act.mem |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| `{r.node}` | {r.type} | {r.output} | {r.params:,} | {human(r.macs)} | "
+        f"{human_bytes(r.memory)} |"
+        for r in rep.rows
+    ]
+    lines.append(
+        f"| **total** | | | {rep.params:,} | {human(rep.macs)} | {human_bytes(rep.memory)} |"
+    )
+    lines.append("")
+    for line in _sections(rep, indent="    "):
+        lines.append(line if line.startswith(" ") else f"- {line}")
+    return "\n".join(lines) + "\n"
+
+
+def as_data(rep: Report) -> dict[str, Any]:
+    """Plain data for `--format json`."""
+    t = rep.training
+    return {
+        "name": rep.name,
+        "inputs": {k: list(v) for k, v in rep.inputs.items()},
+        "nodes": [
+            {
+                "node": r.node,
+                "type": r.type,
+                "output": r.output,
+                "shape": list(r.shape),
+                "params": r.params,
+                "macs": r.macs,
+                "activation_bytes": r.memory,
+            }
+            for r in rep.rows
+        ],  # fmt: skip
+        "total_params": rep.params,
+        "total_macs": rep.macs,
+        "activation_bytes": rep.memory,
+        "training_memory": None if t is None else {**asdict(t), "total": t.total},
+        "receptive_fields": [_field_data(f) for f in rep.fields],
+        "valid_sizes": [_rule_data(rule) for rule in rep.rules],
+    }
+
+
+def _field_data(f: ReceptiveField) -> dict[str, Any]:
+    axes = None
+    if f.axes is not None:
+        axes = [
+            {
+                "size": a.size,
+                "smallest": a.smallest,
+                "stride": str(a.stride),
+                "first": list(a.first),
+            }
+            for a in f.axes
+        ]
+    return {"output": f.output, "input": f.input, "kind": f.kind, "axes": axes}
+
+
+def _rule_data(rule: SizeRule) -> dict[str, Any]:
+    return {
+        "inputs": list(rule.inputs),
+        "axes": rule.axis_names.split(", "),
+        "rule": rule.text(),
+        "period": rule.period,
+        "residues": list(rule.residues),
+        "start": rule.start,
+        "extra": list(rule.extra),
+        "searched": rule.searched,
+        "examples": rule.examples(4, at_least=max(rule.start, 1)),
+    }
