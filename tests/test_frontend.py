@@ -385,3 +385,42 @@ def test_loading_restores_the_garbage_collector_state(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         _set_gc(was)
+
+
+def test_loss_types_match_the_module_registry() -> None:
+    from typing import get_args
+
+    from graphnet.spec.loss import LossFunction
+    from graphnet.spec.loss_names import LOSS_TYPES
+
+    literal = LossFunction.model_fields["loss_type"].annotation
+    names = {name for member in get_args(literal) for name in get_args(member)}
+    assert names == set(LOSS_TYPES)
+
+
+def test_unknown_loss_parameter_is_located_with_a_suggestion() -> None:
+    text = (
+        "  label: {channels: 1, spatial_dims: 3}\nnodes:\n"
+        "  l: {type: LossFunction, inputs: [image, label], loss_type: Tversky, n_class: 1,"
+        " loss_func_params: {alpah: 0.3}}\noutputs: {y: l}\n"
+    )
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text)
+    (issue,) = info.value.issues
+    assert (issue.line, issue.column) == (7, 3)
+    assert issue.message.startswith(
+        "invalid LossFunction: unknown parameter 'alpah' for loss_type Tversky: did you mean 'alpha'?"
+    )
+
+
+def test_dense_loss_needs_dense_ground_truth() -> None:
+    text = (
+        "  label: {channels: 1, spatial_dims: 3}\n  feat: {channels: 3, spatial_dims: 3}\nnodes:\n"
+        "  l: {type: LossFunction, inputs: [feat, label], loss_type: Dice_Dense, n_class: 3}\n"
+        "outputs: {y: l}\n"
+    )
+    with pytest.raises(GraphError) as info:
+        gn.loads(HEADER + text)
+    assert [i.message for i in info.value.errors][0].startswith(
+        "node 'l' (LossFunction): ground_truth must have 3 channels; got 1."
+    )

@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from graphnet.errors import did_you_mean
 from graphnet.spec.base import LayerSpec, Shape, ShapeError
+from graphnet.spec.loss_names import DENSE_LOSSES, REGRESSION_LOSSES, loss_config_problems
 
 SegmentationLoss = Literal[
     "CrossEntropy",
@@ -25,20 +25,7 @@ SegmentationLoss = Literal[
     "VolEnforcement",
 ]
 RegressionLoss = Literal["L1Loss", "L2Loss", "Huber", "RMSE", "MAE", "SmoothL1", "Cosine"]
-DENSE_LOSSES = frozenset({"CrossEntropy_Dense", "Dice_Dense", "Dice_Dense_NS"})
-REGRESSION = frozenset(RegressionLoss.__args__)  # type: ignore[attr-defined]
-
-#: loss_type -> the loss_func_params it accepts.
-LOSS_PARAMS: dict[str, tuple[str, ...]] = {
-    "GDSC": ("type_weight",),
-    "WGDL": ("M",),
-    "SensSpec": ("r",),
-    "Tversky": ("alpha", "beta"),
-    "VolEnforcement": ("eps", "hard"),
-    "Huber": ("delta",),
-    "SmoothL1": ("value_thresh",),
-    "Cosine": ("to_complete",),
-}
+REGRESSION = frozenset(REGRESSION_LOSSES)
 
 
 class LossFunction(LayerSpec):
@@ -58,14 +45,10 @@ class LossFunction(LayerSpec):
     )
 
     @model_validator(mode="after")
-    def _known_params(self) -> LossFunction:
-        allowed = LOSS_PARAMS.get(self.loss_type, ())
-        for name in self.loss_func_params:
-            if name not in allowed:
-                hint = did_you_mean(name, list(allowed), what=f"{self.loss_type} parameter")
-                raise ValueError(
-                    f"unknown parameter '{name}' for loss_type {self.loss_type}; {hint}"
-                )
+    def _valid_config(self) -> LossFunction:
+        problems = loss_config_problems(self.n_class, self.loss_type, self.loss_func_params)
+        if problems:
+            raise ValueError("; ".join(problem.message for problem in problems))
         return self
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
@@ -75,29 +58,30 @@ class LossFunction(LayerSpec):
             raise ShapeError(
                 f"prediction has {prediction[1]} channels but n_class is {self.n_class}"
             )
-        for name, other in zip(("ground_truth", "weight_map"), inputs[1:], strict=False):
-            _check_spatial(
-                prediction,
-                other,
-                name,
-                dense=name == "ground_truth" and (self.loss_type in DENSE_LOSSES or regression),
-            )
-        del truth
+        dense = self.loss_type in DENSE_LOSSES or regression
+        _check_spatial(prediction, truth, "ground_truth", channels_like_prediction=dense)
+        if len(inputs) > 2:
+            _check_spatial(prediction, inputs[2], "weight_map", channels_like_prediction=regression)
         return ()
 
 
-def _check_spatial(prediction: Shape, other: Shape, name: str, *, dense: bool) -> None:
-    """`other` is `(B, 1, *S)`, `(B, *S)` or (dense) `(B, C, *S)` for prediction `(B, C, *S)`."""
-    spatial = prediction[2:]
+def _check_spatial(
+    prediction: Shape, other: Shape, name: str, *, channels_like_prediction: bool
+) -> None:
+    """`other` is `(B, 1, *S)` or `(B, *S)` for a prediction `(B, C, *S)`; dense and regression
+    targets are `(B, C, *S)` instead (or `(B, *S)` when C is 1)."""
+    spatial, classes = prediction[2:], prediction[1]
     if len(other) == len(prediction):
         got, channels = other[2:], other[1]
-        if channels not in (1, None) and not (dense and channels == prediction[1]):
+        wanted = classes if channels_like_prediction else 1
+        if channels is not None and wanted is not None and channels != wanted:
             raise ShapeError(
-                f"{name} must have 1 channel{' or as many as the prediction' if dense else ''}; "
-                f"got {channels}"
+                f"{name} must have {wanted} channel{'s' if wanted != 1 else ''}; got {channels}"
             )
     elif len(other) == len(prediction) - 1:
         got = other[1:]
+        if channels_like_prediction and classes not in (1, None):
+            raise ShapeError(f"{name} must have {classes} channels, (B, {classes}, ...)")
     else:
         raise ShapeError(
             f"{name} has rank {len(other)} but the prediction has rank {len(prediction)}"
