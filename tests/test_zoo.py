@@ -238,17 +238,7 @@ def analytic_count(graph: Graph) -> int:
     return total
 
 
-MERGE_NOT_COUNTED = pytest.mark.xfail(
-    strict=True,
-    reason="graphnet.cost.parameters does not count MergeLayer's C*n weights yet "
-    "(MergeLayer.count_parameters has them; cost.py needs to call it)",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=[MERGE_NOT_COUNTED] if n == "holisticnet" else []) for n in BY_NAME],
-)
+@pytest.mark.parametrize("name", list(BY_NAME))
 def test_analytic_parameter_count_is_the_hand_count(name: str) -> None:
     assert analytic_count(load(name)) == BY_NAME[name].hand_count
 
