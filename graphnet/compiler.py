@@ -46,6 +46,7 @@ class BuildContext:
     inputs: list[Shape]
     folder: FsPath
     dilation: int = 1
+    resource: FsPath | None = None
 
     @property
     def in_chns(self) -> int:
@@ -139,7 +140,8 @@ def _augmentation(cls: type[torch.nn.Module]) -> Builder:
 
 def _histogram(spec: LayerSpec, ctx: BuildContext) -> torch.nn.Module:
     fields = spec.fields()
-    path = ctx.folder / fields.pop("models_filename")
+    path = ctx.resource or ctx.folder / fields["models_filename"]
+    del fields["models_filename"]
     return gnn.HistogramNormalisationLayer.from_file(
         path, **fields, in_chns=ctx.in_chns, spatial_dims=ctx.spatial_dims
     )
@@ -267,7 +269,8 @@ def _add_node(
     spec = graph.spec(node)
     received = [endpoint_shape(graph, shapes, e, [], node) for _, e in graph.node_inputs(node)]
     dilation = graph.nx.nodes[node].get("dilation", 1)
-    ctx = BuildContext(node, [s for s in received if s is not None], folder, dilation)
+    resource = graph.nx.nodes[node].get("resource")
+    ctx = BuildContext(node, [s for s in received if s is not None], folder, dilation, resource)
     module = BUILDERS[type(spec)](spec, ctx)
     if (
         dilation > 1

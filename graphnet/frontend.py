@@ -18,6 +18,7 @@ from graphnet.errors import GraphError, Issue, Path, did_you_mean, raise_if_erro
 from graphnet.expand import Alias, Expander, FlatNode, Scope, _Abort
 from graphnet.graph import Endpoint, Graph, check_cycles, check_unused
 from graphnet.imports import FileContext, collect_blocks, load_imports
+from graphnet.resources import check_resources
 from graphnet.shapes import check_channels
 from graphnet.spec.document import TOP_LEVEL_KEYS, GraphDocument
 
@@ -37,9 +38,11 @@ def loads(
     params: Mapping[str, Any] | None = None,
     name: str = "<string>",
 ) -> Graph:
-    """`load` from a string; imports are resolved relative to the current folder."""
+    """`load` from a string. Relative paths (imports, landmark files) are resolved from the
+    folder of `name` when it names a file, else from the current folder."""
     src = source.parse(text, file=name, format=format)
-    return build(src, params, FsPath.cwd())
+    root = FsPath(name).resolve().parent if not name.startswith("<") else FsPath.cwd()
+    return build(src, params, root)
 
 
 @contextmanager
@@ -98,6 +101,7 @@ def _build(src: source.Source, overrides: Mapping[str, Any] | None, root: FsPath
     if not any(i.severity == "error" for i in issues):
         issues += check_unused(graph)
         issues += check_channels(graph)
+        issues += check_resources(graph, root)
     graph.warnings = raise_if_errors(issues)
     return graph
 

@@ -20,8 +20,14 @@ def errors(text: str, **kwargs: object) -> list[str]:
 @pytest.mark.parametrize(
     ("node_id", "message"),
     [
-        ("1x", "node id '1x' is not a Python identifier (letters, digits and _, not starting with a digit)"),
-        ("a-b", "node id 'a-b' is not a Python identifier (letters, digits and _, not starting with a digit)"),
+        (
+            "1x",
+            "node id '1x' is not a Python identifier (letters, digits and _, not starting with a digit)",
+        ),
+        (
+            "a-b",
+            "node id 'a-b' is not a Python identifier (letters, digits and _, not starting with a digit)",
+        ),
         ("lambda", "node id 'lambda' is a Python keyword"),
         ("training", "node id 'training' is reserved by torch.nn.Module; choose another name"),
         ("_modules", "node id '_modules' is reserved by torch.nn.Module; choose another name"),
@@ -35,7 +41,10 @@ def test_node_ids_must_be_usable_attribute_names(node_id: str, message: str) -> 
 
 
 def test_loads_minimal_graph_resolves_inputs() -> None:
-    graph = gn.loads(HEADER + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n")
+    graph = gn.loads(
+        HEADER
+        + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n"
+    )
     assert graph.layers == ["c"]
     assert graph.node_inputs("c") == [("input", Endpoint("image"))]
     assert graph.outputs == {"y": Endpoint("c")}
@@ -47,7 +56,10 @@ def test_json_documents_load_the_same() -> None:
         ' "nodes": {"c": {"type": "ConvLayer", "inputs": "image", "n_output_chns": 4}},'
         ' "outputs": {"y": "c"}}'
     )
-    yaml_graph = gn.loads(HEADER + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n")
+    yaml_graph = gn.loads(
+        HEADER
+        + "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: 4}\noutputs: {y: c}\n"
+    )
     assert gn.loads(text, format="json") == yaml_graph
 
 
@@ -68,7 +80,9 @@ def test_unknown_field_type_and_reference_are_all_reported_in_order() -> None:
 
 def test_did_you_mean_hints() -> None:
     with pytest.raises(GraphError) as info:
-        gn.loads(HEADER + "nodes:\n  c: {type: ActiLayer, func: rlu, inputs: image}\noutputs: {y: c}\n")
+        gn.loads(
+            HEADER + "nodes:\n  c: {type: ActiLayer, func: rlu, inputs: image}\noutputs: {y: c}\n"
+        )
     (issue,) = info.value.issues
     assert issue.message == "invalid func 'rlu' for ActiLayer"
     assert issue.hint is not None and issue.hint.startswith("did you mean 'relu'")
@@ -109,15 +123,12 @@ def test_channel_mismatch_found_without_sizes() -> None:
 
 def test_arity_errors() -> None:
     text = "nodes:\n  s: {type: ElementwiseLayer, func: SUM, inputs: image}\noutputs: {y: s}\n"
-    assert errors(text) == [
-        "6:42: arity: ElementwiseLayer needs input 'bypass_flow'; got 1 input"
-    ]
+    assert errors(text) == ["6:42: arity: ElementwiseLayer needs input 'bypass_flow'; got 1 input"]
 
 
 def test_unused_node_is_a_warning() -> None:
     graph = gn.loads(
-        HEADER
-        + "nodes:\n  a: {type: ActiLayer, func: relu, inputs: image}\n"
+        HEADER + "nodes:\n  a: {type: ActiLayer, func: relu, inputs: image}\n"
         "  b: {type: ActiLayer, func: tanh, inputs: image}\noutputs: {y: a}\n"
     )
     assert [(w.severity, w.message) for w in graph.warnings] == [
@@ -140,7 +151,7 @@ def test_params_override_and_expressions() -> None:
 
 
 def test_expression_error_points_into_the_string() -> None:
-    text = "params: {w: 4}\nnodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: \"${w + ww}\"}\noutputs: {y: c}\n"
+    text = 'params: {w: 4}\nnodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: "${w + ww}"}\noutputs: {y: c}\n'
     with pytest.raises(GraphError) as info:
         gn.loads(HEADER + text)
     (issue,) = info.value.issues
@@ -171,7 +182,10 @@ def test_block_repeat_names_and_chains_copies() -> None:
 
 
 def test_block_outputs_by_name_and_ambiguity() -> None:
-    text = BLOCKS + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4}}\noutputs: {y: s.mid, z: s}\n"
+    text = (
+        BLOCKS
+        + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4}}\noutputs: {y: s.mid, z: s}\n"
+    )
     assert errors(text) == [
         "15:24: ambiguous-ref: block instance 's' has several outputs; refer to one of 's.out', 's.mid'"
     ]
@@ -205,7 +219,10 @@ outputs: {y: top}
 
 
 def test_error_inside_block_names_the_instance() -> None:
-    text = BLOCKS + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4, acti: rleu}}\noutputs: {y: s.out}\n"
+    text = (
+        BLOCKS
+        + "nodes:\n  s: {block: pair, inputs: image, with: {n: 4, acti: rleu}}\noutputs: {y: s.out}\n"
+    )
     with pytest.raises(GraphError) as info:
         gn.loads(HEADER + text)
     (issue,) = info.value.issues
@@ -231,7 +248,10 @@ def test_imports_bring_blocks_and_are_confined(write) -> None:  # type: ignore[n
         "    nodes: {r: {type: ActiLayer, func: relu, inputs: x}}\n    outputs: {out: r}\n",
         "lib/blocks.yaml",
     )
-    main = write(HEADER + "imports: [lib/blocks.yaml]\nnodes:\n  a: {block: act, inputs: image}\noutputs: {y: a}\n")
+    main = write(
+        HEADER
+        + "imports: [lib/blocks.yaml]\nnodes:\n  a: {block: act, inputs: image}\noutputs: {y: a}\n"
+    )
     assert gn.load(main).layers == ["a.r"]
     bad = write(HEADER + "imports: [../outside.yaml]\nnodes: {}\n", "sub/g.yaml")
     with pytest.raises(GraphError) as info:
@@ -360,7 +380,6 @@ def test_blocks_nested_beyond_the_limit_are_one_clear_error(depth: int) -> None:
     assert len(issue.notes) == 50  # the chain of instances that led there
 
 
-
 def _set_gc(enabled: bool) -> None:
     import gc
 
@@ -424,3 +443,29 @@ def test_dense_loss_needs_dense_ground_truth() -> None:
     assert [i.message for i in info.value.errors][0].startswith(
         "node 'l' (LossFunction): ground_truth must have 3 channels; got 1."
     )
+
+
+HIST = (
+    "nodes:\n  h: {type: HistogramNormalisationLayer, inputs: image, models_filename: %s,"
+    " modalities: [T1]}\noutputs: {y: h}\n"
+)
+LANDMARKS_T1 = "T1 0.0 8.2 21.4 27.0 32.6 43.5 53.3 61.9 70.0 73.9 77.7 88.5 100.0\n"
+
+
+def test_landmark_file_is_checked_at_validation(write) -> None:  # type: ignore[no-untyped-def]
+    write(LANDMARKS_T1, "lm/ok.txt")
+    assert gn.load(write(HEADER + HIST % "lm/ok.txt")).layers == ["h"]
+    with pytest.raises(GraphError) as info:
+        gn.load(write(HEADER + HIST % "lm/missing.txt"))
+    (issue,) = info.value.issues
+    assert (issue.code, issue.line, issue.column) == ("landmarks", 6, 3)
+    assert issue.message.startswith("models_filename 'lm/missing.txt': ")
+    write("FLAIR 0 1 2 3 4 5 6 7 8 9 10 11 12\n", "lm/flair.txt")
+    with pytest.raises(GraphError) as info:
+        gn.load(write(HEADER + HIST % "lm/flair.txt"))
+    assert info.value.issues[0].message.startswith(
+        "models_filename 'lm/flair.txt': modality 'T1' has no landmarks"
+    )
+    with pytest.raises(GraphError) as info:
+        gn.load(write(HEADER + HIST % "../outside.txt", "sub/g.yaml"))
+    assert "leads outside the graph's folder" in info.value.issues[0].message
