@@ -440,7 +440,7 @@ def test_dense_loss_needs_dense_ground_truth() -> None:
     )
     with pytest.raises(GraphError) as info:
         gn.loads(HEADER + text)
-    assert [i.message for i in info.value.errors][0].startswith(
+    assert info.value.errors[0].message.startswith(
         "node 'l' (LossFunction): ground_truth must have 3 channels; got 1."
     )
 
