@@ -254,7 +254,9 @@ def compile(
             continue
         _add_node(graph, node, shapes, root, fx_graph, values, folder)
     _add_output(fx_graph, values, graph, selected)
-    return CompiledGraph(root, fx_graph, class_name=_class_name(graph.name))
+    model = CompiledGraph(root, fx_graph, class_name=_class_name(graph.name))
+    _bind_submodules(model)
+    return model
 
 
 def _add_node(
@@ -330,6 +332,22 @@ def _needed_nodes(graph: Graph, selected: list[str]) -> set[str]:
         node = graph.outputs[name].node
         needed |= {node, *nx.ancestors(graph.nx, node)}
     return needed
+
+
+def _bind_submodules(model: torch.nn.Module) -> None:
+    """Make `self.node` in the generated forward a plain attribute read.
+
+    `nn.Module` keeps children in `_modules` and finds them through its Python `__getattr__`,
+    which costs about a microsecond per node and call; `nn.Sequential` avoids it by iterating
+    `_modules`. Binding each child of the model and of its plain containers in the instance
+    `__dict__` as well makes the lookup a normal attribute hit. `nn.Module.__setattr__` removes
+    such entries when a child is replaced, so the two views cannot drift apart.
+    """
+    containers = [model, *(m for m in model.modules() if type(m) is torch.nn.Module)]
+    for container in containers:
+        for name, child in container._modules.items():
+            if child is not None:
+                container.__dict__[name] = child
 
 
 def _set_submodule(root: torch.nn.Module, qualified: str, module: torch.nn.Module) -> None:

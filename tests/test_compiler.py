@@ -214,3 +214,18 @@ outputs: {y: drop}
     model.set_mc_dropout(True)
     out = model(x)
     assert set(out.unique().tolist()) <= {0.0, 2.0} and not torch.equal(out, x)
+
+
+def test_bound_submodules_stay_consistent_with_the_module_tree(heads: gn.Graph) -> None:
+    import copy
+
+    model = gn.compile(heads, outputs=["logits"])
+    assert model.__dict__["trunk"] is model._modules["trunk"]
+    replacement = torch.nn.Identity()
+    model.logits = replacement
+    assert model.logits is replacement and "logits" not in model.__dict__
+    clone = copy.deepcopy(gn.compile(heads, outputs=["logits"]))
+    assert clone.trunk is clone._modules["trunk"]
+    x = torch.randn(1, 2, 8, 8)
+    clone.eval()
+    torch.testing.assert_close(clone(x), clone(x))
