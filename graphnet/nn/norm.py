@@ -18,6 +18,8 @@ Differences from the torch.nn layers (reference §0.6 and §2):
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,6 +139,11 @@ class InstanceNormLayer(_AffineNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`x` of shape `(N, C, *spatial)` -> normalised tensor of the same shape."""
+        if math.prod(x.shape[2:]) == 1:
+            # One voxel per channel: x - mean is 0, so TF returns beta; torch's kernel refuses
+            # such inputs in training mode (NoNewNet's bottleneck at 16^3 has them).
+            shape = (1, -1, *([1] * (x.dim() - 2)))
+            return (x * 0 + self.beta.view(shape)).to(x.dtype)
         return F.instance_norm(x, weight=self.gamma, bias=self.beta, eps=self.eps)
 
     def extra_repr(self) -> str:

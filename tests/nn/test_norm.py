@@ -256,3 +256,14 @@ def test_bn_under_cpu_autocast_keeps_float32_stats() -> None:
         out = bn(x.bfloat16())
     assert out.dtype == torch.bfloat16 and bn.moving_mean.dtype == torch.float32
     torch.testing.assert_close(bn.moving_mean, x.bfloat16().float().mean(dim=(0, 2, 3)))
+
+
+def test_instance_norm_of_a_single_voxel_returns_beta() -> None:
+    from graphnet.nn.norm import InstanceNormLayer
+
+    layer = InstanceNormLayer(in_chns=3).train()
+    with torch.no_grad():
+        layer.beta.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    out = layer(torch.randn(2, 3, 1, 1, 1))
+    expected = torch.tensor([0.5, -1.0, 2.0]).view(1, 3, 1, 1, 1).expand(2, 3, 1, 1, 1)
+    torch.testing.assert_close(out, expected)
