@@ -164,8 +164,12 @@ def per_node(repeats: int) -> None:
     for name in ("nn.Sequential", "graphnet"):
         slopes[name] = (medians[f"{name} 200"] - medians[f"{name} 20"]) / 180 * 1e6
         average = medians[f"{name} 200"] / 200 * 1e6
-        print(f"  {name:<14} slope {slopes[name]:7.3f} us/node   average at 200: {average:7.3f} us/node")
-    print(f"  slope ratio graphnet / nn.Sequential: {slopes['graphnet'] / slopes['nn.Sequential']:.3f}")
+        print(
+            f"  {name:<14} slope {slopes[name]:7.3f} us/node   average at 200: {average:7.3f} us/node"
+        )
+    print(
+        f"  slope ratio graphnet / nn.Sequential: {slopes['graphnet'] / slopes['nn.Sequential']:.3f}"
+    )
 
 
 def front_end(repeats: int) -> None:
@@ -191,7 +195,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", choices=("highres", "per-node", "front-end"))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     if args.only in (None, "highres"):
