@@ -165,10 +165,12 @@ def per_node(repeats: int) -> None:
         slopes[name] = (medians[f"{name} 200"] - medians[f"{name} 20"]) / 180 * 1e6
         average = medians[f"{name} 200"] / 200 * 1e6
         print(
-            f"  {name:<14} slope {slopes[name]:7.3f} us/node   average at 200: {average:7.3f} us/node"
+            f"  {name:<14} slope {slopes[name]:7.3f} us/node   "
+            f"average at 200: {average:7.3f} us/node"
         )
     print(
-        f"  slope ratio graphnet / nn.Sequential: {slopes['graphnet'] / slopes['nn.Sequential']:.3f}"
+        "  slope ratio graphnet / nn.Sequential: "
+        f"{slopes['graphnet'] / slopes['nn.Sequential']:.3f}"
     )
 
 
