@@ -19,6 +19,7 @@ from graphnet.errors import Issue as Issue
 from graphnet.frontend import load as load
 from graphnet.frontend import loads as loads
 from graphnet.graph import Graph as Graph
+from graphnet.render import draw as draw
 from graphnet.shapes import infer_shapes as infer_shapes
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
     "GraphnetError",
     "Issue",
     "compile",
+    "draw",
     "dump",
     "infer_shapes",
     "load",

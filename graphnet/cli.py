@@ -18,6 +18,7 @@ from graphnet.report import issues_json, print_issues
 EPILOG = """examples:
   graphnet validate unet3d.yaml
   graphnet summary unet3d.yaml --input image=2x1x96x96x96
+  graphnet draw unet3d.yaml -o unet3d.svg --input image=1x1x96x96x96
   graphnet code unet3d.yaml
   graphnet compile unet3d.yaml -o unet3d.pt2 --input image=1x1x96x96x96
   graphnet schema -o schemas/graphnet.schema.json
@@ -131,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_inputs(p)
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p = sub.add_parser("draw", help="draw the graph with graphviz: .svg, .png, .pdf or .dot")
+    _add_common(p)
+    _add_inputs(p)
+    p.add_argument(
+        "-o", "--output", required=True, metavar="PATH", help="picture file; format by suffix"
+    )
+    p.add_argument("--expand", action="store_true", help="draw every copy of a repeated block")
     p = sub.add_parser("code", help="print the generated PyTorch forward code")
     _add_common(p)
     p = sub.add_parser(
@@ -254,6 +262,16 @@ def cmd_summary(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     return 0
 
 
+def cmd_draw(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from graphnet.frontend import load
+    from graphnet.render import draw
+
+    graph = load(args.file, params=parse_sets(args.set))
+    written = draw(graph, args.output, input_shapes=parse_inputs(args.input), expand=args.expand)
+    print(f"wrote {written}", file=stdout)
+    return 0
+
+
 def cmd_code(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from graphnet.compiler import compile
     from graphnet.frontend import load
@@ -285,6 +303,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "summary": cmd_summary,
+    "draw": cmd_draw,
     "code": cmd_code,
     "compile": cmd_compile,
     "expand": cmd_expand,

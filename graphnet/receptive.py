@@ -28,6 +28,7 @@ up-sampling factors and resize ratios along the path, as an exact fraction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -38,8 +39,12 @@ from graphnet.spec import arith
 from graphnet.spec.base import LayerSpec, Shape, expand_param
 
 Interval = tuple[int, int]
-#: Per axis, the needed interval; None on an axis that needs nothing (a gap of a deconv).
-Need = tuple[Interval | None, ...]
+#: `(first, last, step)`: the voxels `first, first + step, ..., last` of one axis.
+Progression = tuple[int, int, int]
+#: Per axis, the voxels needed as progressions (none: a gap of a transposed conv).
+Need = tuple[tuple[Progression, ...], ...]
+#: Per axis, the first and last voxel needed, or None.
+Extent = tuple[Interval | None, ...]
 GLOBAL = "global"
 #: A layer type without a receptive-field rule changed the spatial size on the way.
 UNKNOWN = "unknown"
@@ -98,7 +103,8 @@ def receptive_fields(graph: Graph, shapes: Shapes) -> list[ReceptiveField]:
                 fields.append(ReceptiveField(name, source, None, kind))
                 continue
             jump = jumps.get(endpoint.node) or (Fraction(1),) * len(sizes)
-            fields.append(ReceptiveField(name, source, _axes(reads, source, sizes, jump)))
+            extents = [r[source] for r in reads if not isinstance(r[source], str)]
+            fields.append(ReceptiveField(name, source, _axes(extents, sizes, jump)))  # type: ignore[arg-type]
     return fields
 
 
@@ -107,11 +113,12 @@ def _diagonal(sizes: list[int], j: int) -> tuple[int, ...]:
 
 
 def _axes(
-    reads: list[dict[str, Need | str]], source: str, sizes: list[int], jump: tuple[Fraction, ...]
+    reads: list[Extent], sizes: list[int], jump: tuple[Fraction, ...]
 ) -> tuple[AxisField, ...]:
+    """Largest and smallest extent per axis over the output voxels examined."""
     axes = []
     for axis, n in enumerate(sizes):
-        seen = [r[source][axis] for r in reads[: min(n, WINDOW)]]  # type: ignore[index]
+        seen = [r[axis] for r in reads[: min(n, WINDOW)]]
         spans = [iv[1] - iv[0] + 1 for iv in seen if iv is not None]
         first = seen[0] if seen[0] is not None else (0, -1)
         axes.append(AxisField(max(spans, default=0), min(spans, default=0), jump[axis], first))
@@ -119,15 +126,21 @@ def _axes(
 
 
 def input_intervals(
-    graph: Graph, shapes: Shapes, endpoint: Endpoint, voxel: tuple[int, ...]
-) -> dict[str, Need | str]:
-    """The voxels of each graph input (an interval per axis, GLOBAL or UNKNOWN) that the value
-    `endpoint` reads at spatial index `voxel`.
+    graph: Graph,
+    shapes: Shapes,
+    endpoint: Endpoint,
+    voxel: tuple[int, ...],
+    *,
+    clip: bool = False,
+) -> dict[str, Extent | str]:
+    """The voxels of each graph input that the value `endpoint` reads at spatial index
+    `voxel`: per axis the first and last index (None: nothing), or GLOBAL / UNKNOWN. With
+    `clip`, only voxels inside the input volume count (what a gradient can reach).
 
     >>> input_intervals(graph, shapes, Endpoint("conv"), (5, 5, 5))
     {'image': ((4, 6), (4, 6), (4, 6))}
     """
-    needs: dict[str, Need | str] = {endpoint.node: tuple((i, i) for i in voxel)}
+    needs: dict[str, Need | str] = {endpoint.node: tuple(((i, i, 1),) for i in voxel)}
     for node in reversed(graph.layers):
         need = needs.get(node)
         if need is None:
@@ -137,23 +150,60 @@ def input_intervals(
                 continue
             read = need if isinstance(need, str) else _read(graph, shapes, node, source, need)
             needs[source.node] = _hull(needs.get(source.node), read)
-    return {name: needs[name] for name in graph.inputs if name in needs}
+    return {
+        name: _extent(needs[name], shapes[name] if clip else None)  # type: ignore[arg-type]
+        for name in graph.inputs
+        if name in needs
+    }
+
+
+def _extent(need: Need | str, shape: Shape | None) -> Extent | str:
+    """First and last voxel per axis, of those inside `shape` when it is given."""
+    if isinstance(need, str):
+        return need
+    extents: list[Interval | None] = []
+    for axis, progressions in enumerate(need):
+        top = None if shape is None else shape[2 + axis]
+        kept = [_clipped(p, top) for p in progressions]
+        found = [p for p in kept if p is not None]
+        extents.append((min(p[0] for p in found), max(p[1] for p in found)) if found else None)
+    if any(e is None for e in extents):  # a voxel reads nothing when one axis reads nothing
+        return (None,) * len(extents)
+    return tuple(extents)
+
+
+def _clipped(p: Progression, size: int | None) -> Interval | None:
+    lo, hi, step = p
+    if size is None:
+        return lo, hi
+    if lo < 0:
+        lo += -(lo // step) * step  # the first voxel at or after 0
+    hi = min(hi, lo + (size - 1 - lo) // step * step) if lo <= size - 1 else -1
+    return (lo, hi) if lo <= hi else None
 
 
 def _hull(old: Need | str | None, new: Need | str) -> Need | str:
+    """Union of two needs; progressions of one step and residue merge into their hull."""
     if old is None:
         return new
     for marker in (UNKNOWN, GLOBAL):
         if marker in (old, new):
             return marker
-    merged = []
-    for a, b in zip(old, new, strict=True):
-        merged.append(a if b is None else b if a is None else (min(a[0], b[0]), max(a[1], b[1])))
-    return tuple(merged)  # type: ignore[arg-type]
+    assert not isinstance(old, str) and not isinstance(new, str)
+    return tuple(_merge([*a, *b]) for a, b in zip(old, new, strict=True))
+
+
+def _merge(progressions: list[Progression]) -> tuple[Progression, ...]:
+    hulls: dict[tuple[int, int], Progression] = {}
+    for lo, hi, step in progressions:
+        key = (step, lo % step)
+        old = hulls.get(key)
+        hulls[key] = (lo, hi, step) if old is None else (min(old[0], lo), max(old[1], hi), step)
+    return tuple(sorted(hulls.values()))
 
 
 def _read(graph: Graph, shapes: Shapes, node: str, source: Endpoint, need: Need) -> Need | str:
-    """The interval of `source` that `node` reads for the output interval `need`."""
+    """What of `source` `node` reads for the output voxels `need`."""
     spec = graph.spec(node)
     if spec.type in GLOBAL_TYPES:
         return GLOBAL
@@ -166,31 +216,33 @@ def _read(graph: Graph, shapes: Shapes, node: str, source: Endpoint, need: Need)
     factor = graph.nx.nodes[node].get("dilation", 1)
     params = _axis_params(spec, shape_in, shape_out)
     reads = []
-    for axis, interval in enumerate(need):
+    for axis, progressions in enumerate(need):
         args = {k: v[axis] for k, v in params.items()}
-        reads.append(None if interval is None else _dilated(spec, args, factor, interval))
+        got = [_dilated(spec, args, factor, p) for p in progressions]
+        reads.append(_merge([r for rs in got for r in rs]))
     return tuple(reads)
 
 
 def _dilated(
-    spec: LayerSpec, args: dict[str, Any], factor: int, interval: Interval
-) -> Interval | None:
-    """Apply the layer's rule on every `factor`-th voxel (NiftyNet's dilated context)."""
+    spec: LayerSpec, args: dict[str, Any], factor: int, wanted: Progression
+) -> list[Progression]:
+    """Apply the layer's rule on every `factor`-th voxel (NiftyNet's dilated context): output
+    `f*j + r` reads `f*i + r` for the `i` the layer reads for `j`, one residue `r` at a time,
+    so the voxels read stay a progression of step `f` (a hull would add the other residues)."""
+    a, b, step = wanted
     if factor == 1:
-        return _axis_read(spec, args, interval)
+        got = _axis_read(spec, args, (a, b))
+        return [] if got is None else [(*got, 1)]
     inner = {**args, "n": args["n"] // factor, "m": args["m"] // factor}
-    a, b = interval
-    reads: list[Interval] = []
-    for residue in range(factor):
-        first = a + (residue - a) % factor
-        if first > b:
-            continue
-        got = _axis_read(spec, inner, (first // factor, (b - residue) // factor))
+    count, period = (b - a) // step + 1, factor // math.gcd(step, factor)
+    reads: list[Progression] = []
+    for k in range(min(count, period)):  # one residue per k; it recurs every `period` items
+        first, last = a + step * k, a + step * (k + (count - 1 - k) // period * period)
+        residue = first % factor
+        got = _axis_read(spec, inner, (first // factor, last // factor))
         if got is not None:
-            reads.append((got[0] * factor + residue, got[1] * factor + residue))
-    if not reads:
-        return None
-    return min(lo for lo, _ in reads), max(hi for _, hi in reads)
+            reads.append((got[0] * factor + residue, got[1] * factor + residue, factor))
+    return reads
 
 
 def _axis_params(spec: LayerSpec, shape_in: Shape, shape_out: Shape) -> dict[str, tuple[Any, ...]]:

@@ -23,7 +23,13 @@ from graphnet.summary import report
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-LINEAR = ("ConvLayer", "ConvolutionLayer", "DeconvLayer", "DeconvolutionLayer", "FullyConnectedLayer")
+LINEAR = (
+    "ConvLayer",
+    "ConvolutionLayer",
+    "DeconvLayer",
+    "DeconvolutionLayer",
+    "FullyConnectedLayer",
+)
 
 
 def example_shapes(graph: Graph, batch: int = 2) -> dict[str, tuple[int, ...]]:
