@@ -80,7 +80,8 @@ class BlockRef:
                 expander.issue(
                     caller,
                     "bad-param",
-                    f"parameter '{name}' of block '{self.name}' must be {param.type}; got {value!r}",
+                    f"parameter '{name}' of block '{self.name}' must be {param.type}; "
+                    f"got {value!r}",
                     (*at, "with", name),
                 )
                 ok = False

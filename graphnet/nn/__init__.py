@@ -1,7 +1,7 @@
 """Torch modules of every graphnet layer, usable on their own in any PyTorch code::
 
-    from graphnet.nn import ConvolutionLayer
-    conv = ConvolutionLayer(16, kernel_size=3, acti_func="prelu", in_chns=1, spatial_dims=3)
+from graphnet.nn import ConvolutionLayer
+conv = ConvolutionLayer(16, kernel_size=3, acti_func="prelu", in_chns=1, spatial_dims=3)
 """
 
 from graphnet.nn.activation import ActiLayer as ActiLayer
