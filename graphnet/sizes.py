@@ -142,6 +142,24 @@ def size_issues(graph: Graph, given: Mapping[str, Shape]) -> list[Issue]:
     return issues
 
 
+def example_shapes(
+    start: Mapping[str, Shape], rules: Sequence[SizeRule]
+) -> dict[str, tuple[int, ...]] | None:
+    """Concrete input shapes: the smallest accepted size from 32 on for every searched axis
+    (`start` gives the rest; an unknown batch becomes 1). None when an axis accepts nothing."""
+    example = {name: list(shape) for name, shape in start.items()}
+    for rule in rules:
+        sizes = rule.examples(1, at_least=max(32, rule.start)) or rule.examples(1)
+        for name in rule.inputs:
+            for axis in rule.axes:
+                example[name][2 + axis] = sizes[0] if sizes else None
+    for shape in example.values():
+        shape[0] = shape[0] or 1
+    if any(n is None for shape in example.values() for n in shape):
+        return None
+    return {name: tuple(int(n or 0) for n in shape) for name, shape in example.items()}
+
+
 def _symmetric(graph: Graph) -> bool:
     """No layer gives per-axis values, so every spatial axis accepts the same sizes."""
     names = ("kernel_size", "stride", "dilation", "new_size", "factor")
@@ -220,4 +238,12 @@ def _periodic_from(valid: set[int], period: int, accepted: list[int], tried: int
     return start
 
 
-__all__ = ["LIMIT", "SizeRule", "describe", "period_bound", "size_issues", "size_rules"]
+__all__ = [
+    "LIMIT",
+    "SizeRule",
+    "describe",
+    "example_shapes",
+    "period_bound",
+    "size_issues",
+    "size_rules",
+]

@@ -28,7 +28,7 @@ from graphnet.errors import GraphError, raise_if_errors
 from graphnet.graph import Graph
 from graphnet.receptive import ReceptiveField, field_text, receptive_fields
 from graphnet.shapes import Shapes, endpoint_shape, input_shapes, propagate
-from graphnet.sizes import SizeRule, size_issues, size_rules
+from graphnet.sizes import SizeRule, example_shapes, size_issues, size_rules
 from graphnet.spec.base import Shape, format_shape
 
 
@@ -42,7 +42,7 @@ class Row:
     shape: tuple[int | None, ...]
     params: int
     macs: int | None
-    memory: int | None
+    activation_bytes: int | None
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Report:
 
     @property
     def memory(self) -> int | None:
-        return _total([r.memory for r in self.rows])
+        return _total([r.activation_bytes for r in self.rows])
 
 
 def _total(values: list[int | None]) -> int | None:
@@ -87,7 +87,7 @@ def report(graph: Graph, given: Mapping[str, tuple[int, ...]]) -> Report:
     open_inputs = [n for n, s in start.items() if any(x is None for x in s[2:])]
     if open_inputs:
         result.rules = size_rules(graph, open_inputs, known)
-        example = _example_shapes(graph, start, result.rules)
+        example = example_shapes(start, result.rules)
         if example is not None:
             result.fields = receptive_fields(graph, propagate(graph, example)[0])
     else:
@@ -130,25 +130,6 @@ def _output_bytes(out: Shape | Mapping[str, Shape]) -> int | None:
     return _total([cost.activation_bytes(v) for v in values])
 
 
-def _example_shapes(
-    graph: Graph, start: Mapping[str, Shape], rules: list[SizeRule]
-) -> dict[str, Shape] | None:
-    """Concrete shapes (smallest accepted sizes from 32) for the receptive-field pass."""
-    example = {name: list(shape) for name, shape in start.items()}
-    for rule in rules:
-        sizes = rule.examples(1, at_least=max(32, rule.start)) or rule.examples(1)
-        if not sizes:
-            return None
-        for name in rule.inputs:
-            for axis in rule.axes:
-                example[name][2 + axis] = sizes[0]
-    for shape in example.values():
-        shape[0] = shape[0] or 1
-    if any(n is None for shape in example.values() for n in shape):
-        return None
-    return {name: tuple(shape) for name, shape in example.items()}
-
-
 # -- formats --------------------------------------------------------------------------------
 
 
@@ -166,7 +147,7 @@ def human(n: int | None) -> str:
     """`1234567` -> `1.2M`; None -> `?`."""
     if n is None:
         return "?"
-    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
@@ -201,35 +182,33 @@ def _clip(text: str, width: int) -> str:
     return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
 
 
+HEADS = ("node", "type", "output", "params", "MACs", "act.mem")
+#: Narrowest the text columns (node, type, output) get before the table passes 80 columns.
+MIN_WIDTHS = (14, 12, 12)
+
+
 def as_table(rep: Report) -> str:
-    """Fixed-width text, at most 80 characters a line."""
-    rows = [(r.node, _short_type(r.type), _dims(r.shape), r) for r in rep.rows]
-    numbers = [(f"{r.params:,}", human(r.macs), human_bytes(r.memory)) for r in rep.rows]
-    w_num = (
-        [
-            max(len(h), *(len(n[i]) for n in numbers))
-            for i, h in enumerate(("params", "MACs", "act.mem"))
-        ]
-        if numbers
-        else [6, 4, 7]
-    )
-    w_out = min(max([6, *(len(o) for _, _, o, _ in rows)]), 16)
-    w_type = min(max([4, *(len(t) for _, t, _, _ in rows)]), 16)
-    w_node = max(80 - sum(w_num) - w_out - w_type - 10, 10)
-    w_node = min(w_node, max([4, *(len(n) for n, _, _, _ in rows)]))
-    header = f"{'node':<{w_node}}  {'type':<{w_type}}  {'output':<{w_out}}  " + "  ".join(
-        f"{h:>{w}}" for h, w in zip(("params", "MACs", "act.mem"), w_num, strict=True)
-    )
-    lines = [_title(rep), header, "-" * len(header)]
-    for (node, kind, out, _), nums in zip(rows, numbers, strict=True):
-        cells = "  ".join(f"{v:>{w}}" for v, w in zip(nums, w_num, strict=True))
-        lines.append(
-            f"{_clip(node, w_node):<{w_node}}  {_clip(kind, w_type):<{w_type}}  "
-            f"{_clip(out, w_out):<{w_out}}  {cells}"
-        )
-    lines.append("-" * len(header))
-    lines += _sections(rep, indent="  ")
-    return "\n".join(lines) + "\n"
+    """Fixed-width text, at most 80 characters a line: text columns shrink (clipped in the
+    middle with `…`), node ids first, when the widest cells do not fit."""
+    cells = [
+        (r.node, _short_type(r.type), _dims(r.shape), f"{r.params:,}", human(r.macs),
+         human_bytes(r.activation_bytes))
+        for r in rep.rows
+    ]  # fmt: skip
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(HEADS)]
+    for i in range(3):  # node, then type, then output give way
+        excess = sum(widths) + 2 * (len(widths) - 1) - 80
+        if excess > 0:
+            widths[i] = max(widths[i] - excess, MIN_WIDTHS[i])
+
+    def line(values: tuple[str, ...]) -> str:
+        text = [f"{_clip(v, w):<{w}}" for v, w in zip(values[:3], widths, strict=False)]
+        return "  ".join(text + [f"{v:>{w}}" for v, w in zip(values[3:], widths[3:], strict=True)])
+
+    header = line(HEADS)
+    rule = "-" * len(header)
+    lines = [_title(rep), header, rule, *(line(c) for c in cells), rule]
+    return "\n".join([*lines, *_wrapped(_sections(rep))]) + "\n"
 
 
 def _title(rep: Report) -> str:
@@ -242,65 +221,64 @@ def _batch(rep: Report) -> int | None:
     return batches.pop() if len(batches) == 1 else None
 
 
-def _sections(rep: Report, indent: str) -> list[str]:
-    """Totals, training memory, receptive fields and valid sizes, wrapped to 80 columns."""
+def _sections(rep: Report) -> list[tuple[int, str]]:
+    """Totals, training memory, receptive fields and valid sizes as (level, text) lines."""
     batch = _batch(rep)
     lines = [
-        f"total: {rep.params:,} parameters ({human_bytes(rep.params * cost.ITEMSIZE)}), "
-        f"{human(rep.macs)} MACs, layer outputs {human_bytes(rep.memory)} at batch "
-        f"{batch if batch is not None else '?'}"
+        (
+            0,
+            f"total: {rep.params:,} parameters ({human_bytes(rep.params * cost.ITEMSIZE)}), "
+            f"{human(rep.macs)} MACs, layer outputs {human_bytes(rep.memory)} at batch "
+            f"{batch if batch is not None else '?'}",
+        )
     ]
     if rep.training is not None:
         t = rep.training
-        lines.append(
-            f"training memory, one Adam step at batch {batch}: about {human_bytes(t.total)}"
-        )
-        lines.append(
-            f"{indent}parameters {human_bytes(t.parameters)}, gradients {human_bytes(t.gradients)}"
-            f", Adam moments {human_bytes(t.optimizer)}, kept for backward "
-            f"{human_bytes(t.activations)}, gradient buffers {human_bytes(t.transient)}"
-        )
+        lines += [
+            (0, f"training memory, one Adam step at batch {batch}: about {human_bytes(t.total)}"),
+            (
+                1,
+                f"parameters {human_bytes(t.parameters)}, gradients {human_bytes(t.gradients)}, "
+                f"Adam moments {human_bytes(t.optimizer)}, kept for backward "
+                f"{human_bytes(t.activations)}, gradient buffers {human_bytes(t.transient)}",
+            ),
+        ]
     if rep.fields:
         lines.append(
-            "receptive field (input voxels per axis; stride: input voxels per output voxel)"
+            (0, "receptive field (input voxels per axis; stride: input voxels per output voxel)")
         )
         for f in rep.fields:
             sizes, strides = field_text(f)
             stride = f", stride {strides}" if f.axes is not None else ""
-            lines.append(f"{indent}{f.output} <- {f.input}: {sizes}{stride}")
+            lines.append((1, f"{f.output} <- {f.input}: {sizes}{stride}"))
     if rep.rules:
         tried = max(rule.searched for rule in rep.rules)
-        lines.append(f"valid input sizes (by shape propagation, sizes 1 to {tried} tried)")
+        lines.append((0, f"valid input sizes (by shape propagation, sizes 1 to {tried} tried)"))
         for rule in rep.rules:
             examples = ", ".join(map(str, rule.examples(4, at_least=max(rule.start, 1))))
             text = f"{', '.join(rule.inputs)} {rule.axis_names}: {rule.text()}"
-            lines.append(f"{indent}{text}" + (f" (e.g. {examples})" if examples else ""))
+            lines.append((1, text + (f" (e.g. {examples})" if examples else "")))
         suggestion = _suggestion(rep)
         if suggestion:
-            lines.append(f"{indent}try: {suggestion}")
-    return [part for line in lines for part in _wrap(line, indent)]
+            lines.append((1, f"try: {suggestion}"))
+    return lines
 
 
-def _wrap(line: str, indent: str) -> list[str]:
-    lead = line[: len(line) - len(line.lstrip())]
-    return textwrap.wrap(line, 80, initial_indent="", subsequent_indent=lead + indent) or [""]
+def _wrapped(lines: list[tuple[int, str]]) -> list[str]:
+    """Indented two spaces per level, wrapped at 80 columns (continuations indented more)."""
+    out = []
+    for level, text in lines:
+        lead = "  " * level
+        out += textwrap.wrap(text, 80, initial_indent=lead, subsequent_indent=lead + "    ")
+    return out
 
 
 def _suggestion(rep: Report) -> str:
     """`--input image=1x1x32x32x32`: the smallest accepted sizes from 32 on."""
-    parts = []
-    for name, shape in rep.inputs.items():
-        sizes = list(shape[2:])
-        for rule in rep.rules:
-            if name in rule.inputs:
-                found = rule.examples(1, at_least=max(32, rule.start)) or rule.examples(1)
-                for axis in rule.axes:
-                    sizes[axis] = found[0] if found else None
-        if any(n is None for n in sizes):
-            return ""
-        batch = shape[0] or 1
-        parts.append(f"--input {name}=" + "x".join(map(str, [batch, shape[1], *sizes])))
-    return " ".join(parts)
+    shapes = example_shapes(rep.inputs, rep.rules)
+    if shapes is None:
+        return ""
+    return " ".join(f"--input {k}=" + "x".join(map(str, v)) for k, v in shapes.items())
 
 
 def as_markdown(rep: Report) -> str:
@@ -313,15 +291,14 @@ def as_markdown(rep: Report) -> str:
     ]
     lines += [
         f"| `{r.node}` | {r.type} | {r.output} | {r.params:,} | {human(r.macs)} | "
-        f"{human_bytes(r.memory)} |"
+        f"{human_bytes(r.activation_bytes)} |"
         for r in rep.rows
     ]
     lines.append(
         f"| **total** | | | {rep.params:,} | {human(rep.macs)} | {human_bytes(rep.memory)} |"
     )
     lines.append("")
-    for line in _sections(rep, indent="    "):
-        lines.append(line if line.startswith(" ") else f"- {line}")
+    lines += [f"{'  ' * level}- {text}" for level, text in _sections(rep)]
     return "\n".join(lines) + "\n"
 
 
@@ -331,18 +308,7 @@ def as_data(rep: Report) -> dict[str, Any]:
     return {
         "name": rep.name,
         "inputs": {k: list(v) for k, v in rep.inputs.items()},
-        "nodes": [
-            {
-                "node": r.node,
-                "type": r.type,
-                "output": r.output,
-                "shape": list(r.shape),
-                "params": r.params,
-                "macs": r.macs,
-                "activation_bytes": r.memory,
-            }
-            for r in rep.rows
-        ],  # fmt: skip
+        "nodes": [asdict(r) for r in rep.rows],
         "total_params": rep.params,
         "total_macs": rep.macs,
         "activation_bytes": rep.memory,

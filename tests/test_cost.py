@@ -14,7 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import graphnet as gn
-from graphnet import cost
+from graphnet import cost, sizes
 from graphnet.graph import Graph
 from graphnet.spec.conv import ConvLayer, ConvolutionLayer, DeconvolutionLayer, FullyConnectedLayer
 from graphnet.spec.elementwise import ElementwiseLayer
@@ -35,14 +35,8 @@ LINEAR = (
 def example_shapes(graph: Graph, batch: int = 2) -> dict[str, tuple[int, ...]]:
     """The smallest accepted sizes from 32 on, as the summary suggests them."""
     rep = report(graph, {name: (batch, spec.channels) for name, spec in graph.inputs.items()})
-    shapes: dict[str, tuple[int, ...]] = {}
-    for name, shape in rep.inputs.items():
-        sizes = list(shape[2:])
-        for rule in rep.rules:
-            if name in rule.inputs:
-                for axis in rule.axes:
-                    sizes[axis] = rule.examples(1, at_least=max(32, rule.start))[0]
-        shapes[name] = (batch, graph.inputs[name].channels, *(int(n or 0) for n in sizes))
+    shapes = sizes.example_shapes(rep.inputs, rep.rules)
+    assert shapes is not None
     return shapes
 
 

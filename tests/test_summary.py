@@ -105,7 +105,7 @@ def test_markdown_lists_sections() -> None:
     assert (
         "- receptive field (input voxels per axis; stride: input voxels per output voxel)" in text
     )
-    assert "    logits <- image: 3x3x3, stride 1" in text
+    assert "  - logits <- image: 3x3x3, stride 1" in text
 
 
 def test_failing_size_names_the_nearest_valid_sizes() -> None:
