@@ -140,16 +140,19 @@ def input_intervals(
     >>> input_intervals(graph, shapes, Endpoint("conv"), (5, 5, 5))
     {'image': ((4, 6), (4, 6), (4, 6))}
     """
-    needs: dict[str, Need | str] = {endpoint.node: tuple(((i, i, 1),) for i in voxel)}
+    # Keyed by value: `node`, or `node.output` for the outputs of an augmentation node, each
+    # of which is its input port of the same name moved (so reads only that port).
+    needs: dict[str, Need | str] = {str(endpoint): tuple(((i, i, 1),) for i in voxel)}
     for node in reversed(graph.layers):
-        need = needs.get(node)
-        if need is None:
-            continue
+        spec = graph.spec(node)
         for port, source in graph.node_inputs(node):
-            if SHAPE_ONLY_PORTS.get(graph.spec(node).type) == port:
+            need = (
+                needs.get(f"{node}.{port}", needs.get(node)) if spec.FREE_PORTS else needs.get(node)
+            )
+            if need is None or SHAPE_ONLY_PORTS.get(spec.type) == port:
                 continue
             read = need if isinstance(need, str) else _read(graph, shapes, node, source, need)
-            needs[source.node] = _hull(needs.get(source.node), read)
+            needs[str(source)] = _hull(needs.get(str(source)), read)
     return {
         name: _extent(needs[name], shapes[name] if clip else None)  # type: ignore[arg-type]
         for name in graph.inputs

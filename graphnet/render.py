@@ -172,7 +172,9 @@ def _value_text(d: _Drawing, node: str, consumer: str, output: str | None = None
 
 
 def _edge_label(d: _Drawing, endpoint: Endpoint, consumer: str) -> str:
-    return f'" {_value_text(d, endpoint.node, consumer, endpoint.output)} "'
+    """The value's shape, after its output name for a node with several (`label: 1×8×8`)."""
+    name = f"{endpoint.output}: " if endpoint.output else ""
+    return f'" {_esc(name)}{_value_text(d, endpoint.node, consumer, endpoint.output)} "'
 
 
 def _label(title: str, subtitle: str = "", size: int = 10, lines: Sequence[str] = ()) -> str:

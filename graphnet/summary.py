@@ -228,8 +228,8 @@ def _sections(rep: Report) -> list[tuple[int, str]]:
         (
             0,
             f"total: {rep.params:,} parameters ({human_bytes(rep.params * cost.ITEMSIZE)}), "
-            f"{human(rep.macs)} MACs, layer outputs {human_bytes(rep.memory)} at batch "
-            f"{batch if batch is not None else '?'}",
+            f"{human(rep.macs)} MACs, outputs {human_bytes(rep.memory)} "
+            f"(batch {batch if batch is not None else '?'})",
         )
     ]
     if rep.training is not None:
@@ -238,9 +238,13 @@ def _sections(rep: Report) -> list[tuple[int, str]]:
             (0, f"training memory, one Adam step at batch {batch}: about {human_bytes(t.total)}"),
             (
                 1,
-                f"parameters {human_bytes(t.parameters)}, gradients {human_bytes(t.gradients)}, "
-                f"Adam moments {human_bytes(t.optimizer)}, kept for backward "
-                f"{human_bytes(t.activations)}, gradient buffers {human_bytes(t.transient)}",
+                f"parameters {human_bytes(t.parameters)} + gradients {human_bytes(t.gradients)}"
+                f" + Adam moments {human_bytes(t.optimizer)}",
+            ),
+            (
+                1,
+                f"+ kept for backward {human_bytes(t.activations)} + gradient buffers "
+                f"{human_bytes(t.transient)}",
             ),
         ]
     if rep.fields:

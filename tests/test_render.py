@@ -68,6 +68,23 @@ def test_edges_carry_channels_or_shapes() -> None:
     assert title in sized.splitlines()
 
 
+def test_edges_from_a_node_with_several_outputs_name_the_output() -> None:
+    text = """graphnet: 1
+name: aug
+inputs:
+  image: {channels: 2, spatial_dims: 2}
+  label: {channels: 1, spatial_dims: 2, dtype: int64}
+nodes:
+  flip: {type: RandomFlipLayer, inputs: {image: image, label: label}, flip_axes: [0]}
+  loss: {type: LossFunction, inputs: [flip.image, flip.label], n_class: 2}
+outputs: {loss: loss}
+"""
+    dot = to_dot(gn.loads(text), input_shapes={"image": (1, 2, 4, 4), "label": (1, 1, 4, 4)})
+    assert '  "flip" -> "loss" [label=" image: 2×4×4 "];' in dot
+    assert '  "flip" -> "loss" [label=" label: 1×4×4 "];' in dot
+    assert '  "loss" -> "output:loss" [label=" scalar "];' in dot
+
+
 def test_legend_lists_the_families_drawn() -> None:
     dot = to_dot(gn.loads(SUMS))
     (legend,) = [ln for ln in dot.splitlines() if ln.strip().startswith("legend [")]

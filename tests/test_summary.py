@@ -335,6 +335,43 @@ def test_receptive_field_rules_by_formula() -> None:
     assert input_intervals(graph, shapes, Endpoint("y"), (5, 0))["image"] == ((4, 6), (0, 2))
 
 
+MIXED = """graphnet: 1
+name: mixed
+inputs:
+  image: {channels: 2, spatial_dims: 3}
+  label: {channels: 1, spatial_dims: 3, dtype: int64}
+nodes:
+  aug: {type: RandomFlipLayer, inputs: {image: image, label: label}, flip_axes: [0, 1]}
+  conv: {type: ConvolutionLayer, inputs: aug.image, n_output_chns: 4, acti_func: relu}
+  pool: {type: DownSampleLayer, inputs: conv, func: MAX, kernel_size: 2, stride: 2}
+  crf: {type: CRFAsRNNLayer, inputs: [aug.image, conv], T: 2}
+  fc: {type: FullyConnectedLayer, inputs: pool, n_output_chns: 3}
+  loss: {type: LossFunction, inputs: [crf, aug.label], n_class: 4}
+outputs: {loss: loss, fc: fc, crf: crf, pooled: pool}
+"""
+
+
+def test_fields_follow_each_output_of_an_augmentation() -> None:
+    graph = gn.loads(MIXED)
+    shapes = {"image": (2, 2, 8, 8, 8), "label": (2, 1, 8, 8, 8)}
+    fields = {(f.output, f.input): f for f in report(graph, shapes).fields}
+    assert {key: f.kind for key, f in fields.items()} == {
+        ("loss", "image"): GLOBAL,
+        ("loss", "label"): GLOBAL,
+        ("fc", "image"): GLOBAL,
+        ("crf", "image"): GLOBAL,
+        ("pooled", "image"): "local",
+    }
+    pooled = fields["pooled", "image"].axes
+    assert pooled is not None and [(a.size, a.stride) for a in pooled] == [(4, 2)] * 3
+    rows = {r.node: r for r in report(graph, shapes).rows}
+    assert (rows["crf"].params, rows["fc"].params, rows["fc"].output) == (
+        24,
+        4 * 64 * 3 + 3 + 6,
+        "(2, 3)",
+    )
+
+
 def test_fully_connected_sees_the_whole_input() -> None:
     graph = graph_of(
         "  y: {type: FullyConnectedLayer, inputs: image, n_output_chns: 3}\n", spatial_dims=2
