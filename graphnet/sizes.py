@@ -24,7 +24,7 @@ from graphnet.shapes import propagate
 from graphnet.spec.base import Shape, expand_param
 from graphnet.spec.elementwise import spatial_axis_names
 
-#: Largest size tried on an axis.
+#: Largest size ever tried on an axis (the search usually stops far below).
 LIMIT = 2048
 #: Periods of accepted sizes examined past the first accepted size.
 PERIODS = 3
@@ -174,11 +174,12 @@ def _search(
     graph: Graph, group: list[str], fixed: Mapping[str, Shape], axes: tuple[int, ...], rank: int
 ) -> tuple[list[int], int]:
     """Accepted sizes of `axes` (set together, the others unknown), trying 1, 2, ... until
-    PERIODS periods past the first accepted size."""
+    PERIODS periods past the first accepted size, or giving up at `max(512, 16 x period)`."""
     bound = math.lcm(*(period_bound(graph, axis) for axis in axes))
+    give_up = min(max(512, 16 * bound), LIMIT)
     accepted: list[int] = []
     size = 0
-    while size < LIMIT and (not accepted or size < accepted[0] + PERIODS * bound + bound):
+    while size < give_up and (not accepted or size < accepted[0] + PERIODS * bound + bound):
         size += 1
         start = dict(fixed)
         for name in group:

@@ -154,6 +154,12 @@ def test_rule_text() -> None:
     rule = describe(("x",), (0,), 1, [n for n in range(12, 90, 8)], 90)
     assert (rule.text(), rule.nearest(10)) == ("8k+4, at least 12", (None, 12))
     assert describe(("x",), (0,), 1, [], 50).text() == "no size from 1 to 50 is accepted"
+    only = describe(("x",), (0,), 1, [16], 20)
+    assert (only.text(), only.nearest(15), only.accepts(32)) == (
+        "only 16 (sizes 1 to 20 tried)",
+        (None, 16),
+        False,
+    )
 
 
 @pytest.mark.parametrize(
