@@ -5,7 +5,8 @@
 
 Top to bottom: graph inputs, one box per layer (id in bold, layer type, key fields), graph
 outputs. Boxes are coloured by layer family (legend included). Edges carry the tensor's shape
-without the batch axis (`16×96×96×96`) when input shapes are given, its channel count otherwise.
+without the batch axis (`16×96³`, `16×96×96×64`) when input shapes are given, its channel count
+otherwise.
 Block instances are clusters; the copies of a `repeat: N` block are drawn once, labelled `× N`
 (words that differ between copies read `30 | 40 | 50`), unless `expand=True`. A SUM shows what
 it does with its bypass: `add`, `pad +2 ch` or `1x1 project 32->16`.
@@ -162,13 +163,16 @@ def _shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None) -> tuple[Sh
 
 
 def _value_text(d: _Drawing, node: str, consumer: str, output: str | None = None) -> str:
-    """`16×96×96×96` (sized; batch left out), `16 ch`, or `?`."""
+    """`16×96³` or `16×96×96×64` (sized; batch left out), `16 ch`, or `?`."""
     shape = d.shape(Endpoint(node, output), consumer)
     if shape is None or len(shape) < 2:
         return "?" if shape is None else "scalar"
-    if d.sized:
-        return "×".join("?" if n is None else str(n) for n in shape[1:])
-    return f"{shape[1]} ch"
+    if not d.sized:
+        return f"{shape[1]} ch"
+    spatial = set(shape[2:])
+    if len(shape) in (4, 5) and len(spatial) == 1 and None not in spatial:
+        return f"{shape[1]}×{shape[2]}{'²³'[len(shape) - 4]}"  # isotropic: 16×96³
+    return "×".join("?" if n is None else str(n) for n in shape[1:])
 
 
 def _edge_label(d: _Drawing, endpoint: Endpoint, consumer: str) -> str:

@@ -80,8 +80,8 @@ nodes:
 outputs: {loss: loss}
 """
     dot = to_dot(gn.loads(text), input_shapes={"image": (1, 2, 4, 4), "label": (1, 1, 4, 4)})
-    assert '  "flip" -> "loss" [label=" image: 2×4×4 "];' in dot
-    assert '  "flip" -> "loss" [label=" label: 1×4×4 "];' in dot
+    assert '  "flip" -> "loss" [label=" image: 2×4² "];' in dot
+    assert '  "flip" -> "loss" [label=" label: 1×4² "];' in dot
     assert '  "loss" -> "output:loss" [label=" scalar "];' in dot
 
 
