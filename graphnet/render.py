@@ -153,13 +153,14 @@ def to_dot(
 def _shapes(graph: Graph, given: Mapping[str, Sequence[int]] | None) -> tuple[Shapes, bool]:
     """Shapes of every value: real sizes when input shapes are given, channels otherwise."""
     start = symbolic_inputs(graph)
-    if given:
-        known, issues = input_shapes(graph, given)
-        raise_if_errors(issues)
-        start.update(known)
+    # `image=2x1` (batch and channels, as `summary` takes it) draws channel counts
+    full = {k: v for k, v in (given or {}).items() if k not in graph.inputs or len(v) != 2}
+    known, issues = input_shapes(graph, full)
+    raise_if_errors(issues)
+    start.update(known)
     shapes, issues = propagate(graph, start)
     raise_if_errors(issues)
-    return shapes, bool(given)
+    return shapes, bool(known) and len(known) == len(graph.inputs)
 
 
 def _value_text(d: _Drawing, node: str, consumer: str, output: str | None = None) -> str:

@@ -191,6 +191,10 @@ def test_cli_draw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = call("draw", path, "-o", str(target), "--set", "base=8", "--expand")
     assert (code, out, err) == (0, f"wrote {target}\n", "")
     assert '"stage1.2.a"' in target.read_text() and "→ 8 ch" in target.read_text()
+    code, _, _ = call(
+        "draw", path, "-o", str(target), "--input", "image=2x1", "--input", "label=2x1"
+    )
+    assert code == 0 and '"stem" -> "stage1.0.a" [label=" 16 ch "]' in target.read_text()
     code, _, err = call("draw", path, "-o", str(tmp_path / "toy.gif"))
     assert code == 1 and "unknown format '.gif'" in err
     monkeypatch.setattr(render.shutil, "which", lambda name: None)
