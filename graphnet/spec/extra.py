@@ -131,7 +131,9 @@ class CropToMatchLayer(LayerSpec):
             )
         borders = self.borders(shape[2:], reference[2:])
         for border, n, r in zip(borders, shape[2:], reference[2:], strict=True):
-            if border is not None and (border < 0 or n is None or n - 2 * border < 1):
+            if border is None or n is None:
+                continue  # unknown sizes: nothing to check yet
+            if border < 0 or n - 2 * border < 1:
                 raise ShapeError(
                     f"'input' {format_shape(shape)} cannot be cropped to 'reference' "
                     f"{format_shape(reference)}: border {border} of {n} voxels against {r}",

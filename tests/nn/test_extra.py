@@ -284,3 +284,11 @@ def test_modules_export_and_round_trip_state() -> None:
     copy.load_state_dict(net.state_dict())
     torch.testing.assert_close(copy(x, big), expected)
     assert list(net.state_dict()) == ["merge.weight"]
+
+
+def test_crop_to_match_with_unknown_sizes_propagates_channels() -> None:
+    from graphnet.spec.extra import CropToMatchLayer
+
+    spec = CropToMatchLayer(inputs=["a", "b"], uniform_border=True)
+    assert spec.infer([(None, 4, 20, None), (None, 2, 16, None)]) == (None, 4, 16, None)
+    assert spec.infer([(None, 4, None, None), (None, 2, None, None)]) == (None, 4, None, None)
