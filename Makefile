@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/graphnet validate examples/*.yaml
 	$(VENV)/bin/graphnet summary $(EXAMPLE) --input image=1x1x64x64x64
+	$(VENV)/bin/graphnet draw $(EXAMPLE) --input image=1x1x64x64x64 -o out/highres3dnet.svg
 	$(VENV)/bin/graphnet compile $(EXAMPLE) --input image=1x1x32x32x32 -o out/highres3dnet.pt2
 
 test: $(STAMP)
