@@ -164,3 +164,12 @@ def test_inferred_shape_equals_torch_shape(
     produced = result if isinstance(result, dict) else {next(iter(graph.outputs)): result}
     for name, tensor in produced.items():
         assert tuple(tensor.shape) == inferred[name], name
+
+
+def test_spec_name_tables_match_the_modules() -> None:
+    from graphnet.nn.activation import ACTIVATIONS as MODULE_ACTIVATIONS
+    from graphnet.nn.init import INITIALIZER_NAMES
+    from graphnet.spec.base import ACTIVATIONS, INITIALIZERS
+
+    assert set(ACTIVATIONS) == set(MODULE_ACTIVATIONS)
+    assert set(INITIALIZERS) <= set(INITIALIZER_NAMES)

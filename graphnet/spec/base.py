@@ -16,7 +16,7 @@ shape pass adds the node, position and input shapes around it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,34 +40,6 @@ IntOrList = Annotated[
 Padding = Literal["SAME", "VALID"]
 NormKind = Literal["batch", "instance", "group"]
 
-INITIALIZERS = (
-    "he_normal",
-    "he_uniform",
-    "glorot_normal",
-    "glorot_uniform",
-    "zeros",
-    "ones",
-    "constant",
-    "orthogonal",
-    "truncated_normal",
-    "normal",
-    "uniform",
-    "uniform_scaling",
-    "variance_scaling",
-)
-ACTIVATIONS = (
-    "relu",
-    "relu6",
-    "elu",
-    "softplus",
-    "softsign",
-    "sigmoid",
-    "tanh",
-    "prelu",
-    "selu",
-    "leakyrelu",
-    "dropout",
-)
 Activation = Literal[
     "relu",
     "relu6",
@@ -81,6 +53,7 @@ Activation = Literal[
     "leakyrelu",
     "dropout",
 ]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 
 
 class ShapeError(ValueError):
@@ -98,27 +71,6 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, validate_default=False)
 
 
-class InitializerParams(Spec):
-    """An initializer with parameters, e.g. `{name: constant, value: 0.5}`."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-    name: Literal[
-        "he_normal",
-        "he_uniform",
-        "glorot_normal",
-        "glorot_uniform",
-        "zeros",
-        "ones",
-        "constant",
-        "orthogonal",
-        "truncated_normal",
-        "normal",
-        "uniform",
-        "uniform_scaling",
-        "variance_scaling",
-    ] = Field(description="Initializer name.")
-
-
 InitName = Literal[
     "he_normal",
     "he_uniform",
@@ -134,6 +86,16 @@ InitName = Literal[
     "uniform_scaling",
     "variance_scaling",
 ]
+INITIALIZERS: tuple[str, ...] = get_args(InitName)
+
+
+class InitializerParams(Spec):
+    """An initializer with parameters, e.g. `{name: constant, value: 0.5}`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    name: InitName = Field(description="Initializer name.")
+
+
 Initializer = Annotated[
     InitName | InitializerParams | None,
     Field(
