@@ -172,4 +172,4 @@ def test_spec_name_tables_match_the_modules() -> None:
     from graphnet.spec.base import ACTIVATIONS, INITIALIZERS
 
     assert set(ACTIVATIONS) == set(MODULE_ACTIVATIONS)
-    assert set(INITIALIZERS) <= set(INITIALIZER_NAMES)
+    assert set(INITIALIZERS) == set(INITIALIZER_NAMES)
