@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import graphnet.source as source_module
+import graphnet._yaml_reader as yaml_reader
 from graphnet.errors import GraphError, Position
 from graphnet.source import Limits, Source, parse, read
 
@@ -155,7 +155,7 @@ def test_pure_python_parser_gives_the_same_result(monkeypatch: pytest.MonkeyPatc
     """Without libyaml PyYAML's Python parser feeds the same events; results must not differ."""
     text = BLOCK + "x: &x {k: [1, 2]}\ny: [*x]\n"
     fast = parse(text)
-    monkeypatch.setattr(source_module, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(yaml_reader, "_LOADER", yaml.SafeLoader)
     slow = parse(text)
     assert slow.data == fast.data
     assert dict(slow.positions) == dict(fast.positions)
