@@ -282,7 +282,7 @@ def cmd_code(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def cmd_compile(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from graphnet.export import export
+    from graphnet.compiler.export import export
     from graphnet.frontend import load
 
     graph = load(args.file, params=parse_sets(args.set))

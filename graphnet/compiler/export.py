@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from graphnet.compiler import compile
+from graphnet.compiler.build import compile
 from graphnet.errors import GraphnetError
 from graphnet.graph import Graph
 from graphnet.shapes import input_shapes, propagate, symbolic_inputs
