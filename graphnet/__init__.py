@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from graphnet.dump import dump as dump
 from graphnet.errors import GraphError as GraphError
 from graphnet.errors import GraphnetError as GraphnetError
 from graphnet.errors import Issue as Issue
@@ -20,6 +19,7 @@ from graphnet.frontend import load as load
 from graphnet.frontend import loads as loads
 from graphnet.graph import Graph as Graph
 from graphnet.render import draw as draw
+from graphnet.serialise import dump as dump
 from graphnet.shapes import infer_shapes as infer_shapes
 
 if TYPE_CHECKING:

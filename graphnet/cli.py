@@ -292,8 +292,8 @@ def cmd_compile(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
 
 
 def cmd_expand(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from graphnet.dump import dump_flat
     from graphnet.frontend import load
+    from graphnet.serialise import dump_flat
 
     stdout.write(dump_flat(load(args.file, params=parse_sets(args.set))))
     return 0
