@@ -15,10 +15,11 @@ import networkx as nx
 
 from graphnet import expr, source
 from graphnet.errors import GraphError, Issue, Path, did_you_mean, raise_if_errors
-from graphnet.expand import Alias, Expander, FlatNode, Scope, _Abort
+from graphnet.expand import Expander, _Abort
 from graphnet.graph import Endpoint, Graph, check_cycles, check_unused
 from graphnet.imports import FileContext, collect_blocks, load_imports
 from graphnet.resources import check_resources
+from graphnet.scope import Alias, FlatNode, Scope
 from graphnet.shapes import check_channels
 from graphnet.spec.document import TOP_LEVEL_KEYS, GraphDocument
 

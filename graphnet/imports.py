@@ -20,7 +20,8 @@ from graphnet.spec.document import BlockDef, BlockParam
 from graphnet.spec.validate import validate_model
 
 if TYPE_CHECKING:
-    from graphnet.expand import Expander, Scope
+    from graphnet.expand import Expander
+    from graphnet.scope import Scope
 
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
