@@ -9,23 +9,11 @@
 
 Both layers work per sample and channel on a whole batch `(N, C, *spatial)`, as NiftyNet's
 preprocessing does per volume (reference §10): statistics come from the foreground voxels
-(`mask_type`, fused over channels by `multimod_mask_type`) and the result is applied to
-every voxel. All-zero channels are missing modalities and come out unchanged.
-
-Costs, for `R = N * C` rows of `V` voxels:
-- landmarks: rows longer than 65536 voxels use an exact radix selection on the float32 bit
-  patterns (two counting passes of 18 and 14 bits), `O(R * V)` time with
-  `R * (2^18 + 2^14 * (2K + 1))` int32 counters for `K` landmarks, instead of a sort;
-  shorter rows are sorted. float64 inputs get their landmarks from a float32 copy, as
-  NiftyNet casts images to float32.
-- masks: a few elementwise passes, then hole filling by line sweeps: a round propagates
-  "reached from the border" along whole background runs of each axis in turn (a cumulative
-  sum and a scatter, `O(V)` per axis), so one round follows a path of `spatial_dims`
-  straight segments; a cheap local test (no reached voxel next to an unreached background
-  voxel) then says whether the flood is complete, with one host sync. A cavity whose way
-  out needs `k` straight segments costs about `k / spatial_dims` rounds: 1 for most
-  masks, never more than one per background voxel. Under `torch.export` the loop is a
-  `torch.while_loop`.
+(`mask_type`, fused over channels by `multimod_mask_type`: `graphnet.nn.masks`) and the
+result is applied to every voxel. All-zero channels are missing modalities and come out
+unchanged. The landmarks are exact quantiles (`graphnet.nn.quantiles`, which gives their
+cost); float64 inputs get their landmarks from a float32 copy, as NiftyNet casts images to
+float32.
 """
 
 from __future__ import annotations
@@ -33,21 +21,28 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from graphnet.errors import did_you_mean
 from graphnet.histogram import (
     NORM_TYPES,
     landmark_percentiles,
     landmark_problems,
-    normalise_mask_type,
     normalise_norm_type,
     read_landmarks,
     standardise_cutoff,
 )
+
+# Re-exported from their former home: callers and tests/nn/test_normalisation.py import
+# them from here.
+from graphnet.nn.masks import FUSIONS as FUSIONS
+from graphnet.nn.masks import MaskConfig as MaskConfig
+from graphnet.nn.masks import _dilate as _dilate
+from graphnet.nn.masks import _fill_holes as _fill_holes
+from graphnet.nn.masks import _otsu_levels as _otsu_levels
+from graphnet.nn.quantiles import _radix_select as _radix_select
+from graphnet.nn.quantiles import masked_quantiles as masked_quantiles
 
 __all__ = [
     "FUSIONS",
@@ -57,111 +52,7 @@ __all__ = [
     "masked_quantiles",
 ]
 
-FUSIONS = ("and", "or", "all")
-"""`multimod_mask_type`: intersect, unite, or keep one mask per channel."""
-
-_HIGH_BITS, _LOW_BITS = 18, 14  # the two radix passes over a 32-bit key
-_SORT_LIMIT = 1 << 16  # rows up to this many voxels are sorted instead
-_OTSU_BINS = 256
 _MIN_STD = 1e-5
-
-
-def _ordered_key(values: torch.Tensor) -> torch.Tensor:
-    """int32 keys ordered like the float32 `values`: negative floats get their magnitude bits
-    flipped, so signed integer order is float order."""
-    bits = values.contiguous().view(torch.int32)
-    return ((bits >> 31) & 0x7FFFFFFF).bitwise_xor_(bits)
-
-
-def _float_of_key(key: torch.Tensor) -> torch.Tensor:
-    bits = key.to(torch.int32)
-    return (bits ^ ((bits >> 31) & 0x7FFFFFFF)).view(torch.float32)
-
-
-def _counts(index: torch.Tensor, size: int) -> torch.Tensor:
-    """A bincount of fixed length (export needs static shapes)."""
-    flat = index.reshape(-1)
-    ones = torch.ones(1, dtype=torch.int32, device=index.device).expand(flat.numel())
-    return torch.zeros(size, dtype=torch.int32, device=index.device).index_add_(0, flat, ones)
-
-
-def _select_ranks(
-    values: torch.Tensor, valid: torch.Tensor | None, ranks: torch.Tensor
-) -> torch.Tensor:
-    """The `ranks[r, t]`-th smallest (0-based) valid value of each row: (R, V), (R, T) -> (R, T).
-
-    Short rows are sorted (invalid values moved last); the radix selection's fixed cost,
-    about 2^18 + 2^14 * (T + 1) counters per row, only pays off on long rows.
-    """
-    if values.shape[1] > _SORT_LIMIT:
-        return _radix_select(values, valid, ranks)
-    if valid is not None:
-        values = values.masked_fill(~valid, math.inf)
-    return values.sort(1).values.gather(1, ranks)
-
-
-def _radix_select(
-    values: torch.Tensor, valid: torch.Tensor | None, ranks: torch.Tensor
-) -> torch.Tensor:
-    """`_select_ranks` without sorting, exact, for float32 `values`.
-
-    Pass 1 counts the top 18 key bits of each row and finds each rank's bucket; pass 2 counts
-    the low 14 bits of the elements in those buckets only, one histogram per distinct bucket.
-    Each row has one extra bucket for invalid elements and one extra histogram for elements
-    outside the target buckets, so no element needs a second test. Large temporaries are
-    int32 and updated in place: on CPU the cost is memory traffic, not arithmetic.
-    """
-    rows, targets = ranks.shape
-    n_high, n_low, device = 1 << _HIGH_BITS, 1 << _LOW_BITS, values.device
-    wide = rows * (targets + 1) * n_low >= 2**31 or rows * (n_high + 1) >= 2**31
-    itype = torch.long if wide else torch.int32
-    row = torch.arange(rows, device=device, dtype=itype).unsqueeze(1)
-    key = _ordered_key(values).to(itype)
-    index = (key >> _LOW_BITS).add_(row * (n_high + 1) + n_high // 2)
-    if valid is not None:
-        index = index.where(valid, row * (n_high + 1) + n_high)
-    counts = _counts(index, rows * (n_high + 1)).view(rows, n_high + 1)[:, :n_high]
-    ends = counts.cumsum(1, dtype=torch.int32)
-    bucket = torch.searchsorted(ends, ranks.to(torch.int32), right=True)
-    rest = ranks.to(torch.int32) - (ends.gather(1, bucket) - counts.gather(1, bucket))
-    # owner[r, b]: the first target whose bucket is b; targets sharing a bucket share its
-    # histogram; `targets` (the spare histogram) for every other bucket.
-    order = torch.arange(targets, device=device, dtype=itype).expand(rows, targets)
-    owner = torch.full((rows, n_high + 1), targets, dtype=itype, device=device)
-    owner = owner.scatter_reduce(1, bucket, order, "amin")
-    start = owner.add(row * (targets + 1)).mul_(n_low)  # where each bucket's histogram starts
-    index = start.view(-1).index_select(0, index.view(-1)).view(rows, -1)
-    index.add_(key.bitwise_and_(n_low - 1))
-    fine = _counts(index, rows * (targets + 1) * n_low).view(rows, targets + 1, n_low)
-    fine_ends = fine.cumsum(2, dtype=torch.int32)
-    mine = owner.gather(1, bucket).long().unsqueeze(2).expand(-1, -1, n_low)
-    sub = torch.searchsorted(fine_ends.gather(1, mine), rest.unsqueeze(2), right=True)
-    return _float_of_key(((bucket - n_high // 2) << _LOW_BITS) | sub.squeeze(2))
-
-
-def masked_quantiles(
-    values: torch.Tensor, valid: torch.Tensor | None, q: torch.Tensor
-) -> torch.Tensor:
-    """Quantiles `q` (K,) of each row's valid values, as `numpy.quantile` (linear).
-
-    `values` (R, V) float32, `valid` (R, V) bool or None (all); a row with no valid value
-    uses all of them. Returns (R, K) float64.
-    """
-    rows, size = values.shape
-    if valid is None:
-        count = torch.full((rows, 1), size, dtype=torch.long, device=values.device)
-    else:
-        valid = valid | ~valid.any(1, keepdim=True)
-        count = valid.sum(1, keepdim=True)
-    position = (count - 1).double() * q.unsqueeze(0)
-    below = position.floor()
-    gamma = position - below
-    lower = below.long()
-    upper = torch.minimum(lower + 1, count - 1)
-    picked = _select_ranks(values, valid, torch.cat([lower, upper], 1)).double()
-    a, b = picked[:, : q.numel()], picked[:, q.numel() :]
-    # numpy's _lerp: from the nearer end, so gamma = 1 gives b exactly.
-    return torch.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
 
 
 def _piecewise_linear(
@@ -183,185 +74,6 @@ def _piecewise_linear(
     flat = segment.view(-1)
     out = slope.to(values.dtype).view(-1).index_select(0, flat).view(rows, -1).mul_(values)
     return out.add_(intercept.to(values.dtype).view(-1).index_select(0, flat).view(rows, -1))
-
-
-def _shifted_or(mask: torch.Tensor, dim: int) -> torch.Tensor:
-    """`mask` OR its two neighbours along `dim` (outside the volume is background)."""
-    size = mask.shape[dim]
-    edge = torch.zeros_like(mask.narrow(dim, 0, 1))
-    after = torch.cat([edge, mask.narrow(dim, 0, size - 1)], dim)
-    before = torch.cat([mask.narrow(dim, 1, size - 1), edge], dim)
-    return after | before
-
-
-def _dilate(mask: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
-    """One binary dilation by the 6-connected cross (scipy's default structure)."""
-    grown = mask
-    for dim in dims:
-        grown = grown | _shifted_or(mask, dim)
-    return grown
-
-
-def _run_ids(background: torch.Tensor, dim: int) -> tuple[torch.Tensor, int]:
-    """An id per voxel, shared by the voxels of each run of background along `dim`, and the
-    number of ids: `cumsum(foreground)` along the line, offset by line."""
-    shape = list(background.shape)
-    size = shape[dim]
-    shape[dim] = 1
-    count = math.prod(shape) * (size + 1)
-    itype = torch.int32 if count < 2**31 else torch.long
-    lines = torch.arange(math.prod(shape), device=background.device, dtype=itype).view(shape)
-    return (~background).to(itype).cumsum(dim, dtype=itype).add_(lines * (size + 1)), count
-
-
-def _sweep(
-    reached: torch.Tensor, background: torch.Tensor, runs: list[tuple[torch.Tensor, int]]
-) -> torch.Tensor:
-    """One round: along each axis in turn, a run touching a reached voxel is reached."""
-    for ids, count in runs:
-        flat = ids.view(-1)
-        hits = torch.zeros(count, dtype=torch.int32, device=ids.device)
-        hits.index_add_(0, flat, reached.view(-1).to(torch.int32))
-        reached = background & (hits > 0).index_select(0, flat).view(ids.shape)
-    return reached
-
-
-def _fill_holes(mask: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
-    """scipy's `binary_fill_holes`: background not 6-connected to the border becomes mask."""
-    background = ~mask
-    border = torch.zeros_like(mask)
-    for dim in dims:
-        border.narrow(dim, 0, 1).fill_(True)
-        border.narrow(dim, mask.shape[dim] - 1, 1).fill_(True)
-    runs = [_run_ids(background, dim) for dim in dims]
-    reached = background & border
-    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
-        return ~_flood_traced(reached, background, runs, dims)
-    while True:  # one host sync per round; see the module docstring for the bound
-        reached = _sweep(reached, background, runs)
-        if _settled(reached, background, dims):
-            return ~reached
-
-
-def _settled(reached: torch.Tensor, background: torch.Tensor, dims: Sequence[int]) -> bool:
-    """No background voxel next to a reached one is unreached: the flood is complete.
-
-    A local test, much cheaper than a verification round of sweeps: a run holding reached
-    and unreached voxels always holds an adjacent pair of them.
-    """
-    return torch.equal(_dilate(reached, dims) & background, reached)
-
-
-def _flood_traced(
-    reached: torch.Tensor,
-    background: torch.Tensor,
-    runs: list[tuple[torch.Tensor, int]],
-    dims: Sequence[int],
-) -> torch.Tensor:
-    def unfinished(growing: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        return growing.clone()  # a higher-order op may not return its input
-
-    def step(growing: torch.Tensor, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        grown = _sweep(current, background, runs)
-        return ((_dilate(grown, dims) & background) != grown).any(), grown
-
-    start = torch.ones((), dtype=torch.bool, device=reached.device)
-    result: tuple[torch.Tensor, torch.Tensor] = torch.while_loop(  # type: ignore[no-untyped-call]
-        unfinished, step, (start, reached)
-    )
-    return result[1]
-
-
-def _otsu_levels(flat: torch.Tensor) -> torch.Tensor:
-    """NiftyNet's Otsu threshold of each row of `flat` (R, V): (R,) float64.
-
-    Bins are numpy's (256 over [min, max], or [v - 0.5, v + 0.5] for a constant row), indexed
-    in float64; only a value within rounding of a bin edge can land in another bin than
-    `np.histogram` puts it.
-    """
-    low, high = flat.amin(1).double(), flat.amax(1).double()
-    flat_row = high == low
-    low, high = torch.where(flat_row, low - 0.5, low), torch.where(flat_row, high + 0.5, high)
-    scale = (_OTSU_BINS / (high - low)).unsqueeze(1)
-    index = flat.double().sub_(low.unsqueeze(1)).mul_(scale).long().clamp_(0, _OTSU_BINS - 1)
-    rows = torch.arange(flat.shape[0], device=flat.device).unsqueeze(1)
-    counts = _counts(index.add_(rows * _OTSU_BINS), flat.shape[0] * _OTSU_BINS)
-    counts = counts.view(-1, _OTSU_BINS).double()
-    step = ((high - low) / _OTSU_BINS).unsqueeze(1)
-    grid = torch.arange(_OTSU_BINS, device=flat.device, dtype=torch.float64)
-    edges = grid * step + low.unsqueeze(1)  # np.linspace's formula, then its half-bin offset
-    centres = edges + ((step + low.unsqueeze(1)) - low.unsqueeze(1)) * 0.5
-    weight_low, mass_low = counts.cumsum(1), (counts * centres).cumsum(1)
-    weight_high = counts.flip(1).cumsum(1).flip(1)
-    mass_high = (counts * centres).flip(1).cumsum(1).flip(1)
-    gap = mass_low[:, :-1] / weight_low[:, :-1] - mass_high[:, 1:] / weight_high[:, 1:]
-    target = (weight_low[:, :-1] * weight_high[:, 1:] * gap**2).nan_to_num(nan=0.0)
-    return centres.gather(1, target.argmax(1, keepdim=True)).squeeze(1)
-
-
-@dataclass(frozen=True)
-class MaskConfig:
-    """Which voxels give the statistics: a NiftyNet `BinaryMaskingLayer` set-up, validated.
-
-    `mask_type` None selects every voxel; `fusion` is `and`, `or` or `all` (one per channel).
-    """
-
-    mask_type: str | None
-    fusion: str
-    threshold: float
-    spatial_dims: int
-
-    @classmethod
-    def create(
-        cls, mask_type: str | None, multimod_mask_type: str, threshold: float, spatial_dims: int
-    ) -> MaskConfig:
-        fusion = multimod_mask_type.lower()
-        if fusion not in FUSIONS:
-            hint = did_you_mean(multimod_mask_type, FUSIONS, what="multimod_mask_type")
-            if fusion == "multi":
-                hint = "NiftyNet's 'multi' yields empty masks; 'all' keeps one mask per channel"
-            received = f"multimod_mask_type={multimod_mask_type!r}"
-            raise ValueError(f"unknown multimod_mask_type: {hint}. Received: {received}")
-        if spatial_dims < 1:
-            raise ValueError(
-                f"spatial_dims must be positive. Received: spatial_dims={spatial_dims}"
-            )
-        if not math.isfinite(threshold):
-            raise ValueError(f"threshold must be a finite number. Received: threshold={threshold}")
-        return cls(normalise_mask_type(mask_type), fusion, float(threshold), spatial_dims)
-
-    def __call__(self, x: torch.Tensor, present: torch.Tensor) -> torch.Tensor | None:
-        """Foreground of `x` (N, C, *spatial) as (N, C, V) bool, or None for every voxel.
-
-        `present` (N, C) marks non-empty channels; fusion ignores the others, as NiftyNet
-        only masks non-empty modalities.
-        """
-        if self.mask_type is None:
-            return None
-        flat = x.flatten(2)
-        level = self._levels(flat, present)
-        raw = (
-            flat > level.unsqueeze(2)
-            if self.mask_type.endswith("plus")
-            else flat < level.unsqueeze(2)
-        )
-        dims = range(2, 2 + self.spatial_dims)
-        mask = _fill_holes(_dilate(_dilate(raw.view(x.shape), dims), dims), dims).flatten(2)
-        if self.fusion == "and":
-            mask = (mask | ~present.unsqueeze(2)).all(1, keepdim=True).expand_as(mask)
-        elif self.fusion == "or":
-            mask = (mask & present.unsqueeze(2)).any(1, keepdim=True).expand_as(mask)
-        return mask
-
-    def _levels(self, flat: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """The threshold of each sample and channel: (N, C) in `flat`'s dtype."""
-        if self.mask_type == "mean_plus":
-            return flat.mean(2)
-        fixed = torch.full_like(flat[:, :, 0], self.threshold)
-        if not self.mask_type or not self.mask_type.startswith("otsu"):
-            return fixed
-        otsu = _otsu_levels(flat.reshape(-1, flat.shape[2])).view(present.shape)
-        return torch.where(present, otsu.to(flat.dtype), fixed)
 
 
 class HistogramNormalisationLayer(nn.Module):
