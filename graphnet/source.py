@@ -9,7 +9,7 @@
     Position(file='g.yaml', line=2, column=48)
 
 YAML is read from PyYAML's event stream (libyaml when available) rather than its composer: events
-carry a position for every node *and* every alias, and composing them here with an explicit stack
+carry a position for every node *and* every alias, and composing them with an explicit stack
 enforces the limits while reading (no recursion, nothing constructed from a tag, aliases counted
 before anything is expanded). Plain scalars follow the YAML 1.2 core schema (`1e-4` is a float,
 `yes` stays a string). Merge keys (`<<`) exist only in YAML 1.1 and are reported as `merge-key`.
