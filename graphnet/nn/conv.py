@@ -1,8 +1,8 @@
 """NiftyNet's `ConvLayer` and `DeconvLayer` as dimension-generic torch modules.
 
-Both reproduce TF's padding arithmetic exactly (`graphnet.spec.arith`): SAME puts the odd
-extra pad at the END, and a transposed conv keeps `full[pad_before : pad_before + out]` of the
-full transposed convolution::
+Both reproduce TF's padding arithmetic exactly (`graphnet.spec.arith`, planned by
+`graphnet.nn.padding`): SAME puts the odd extra pad at the END, and a transposed conv keeps
+`full[pad_before : pad_before + out]` of the full transposed convolution::
 
     >>> conv = ConvLayer(4, kernel_size=3, stride=2, in_chns=1, spatial_dims=2)
     >>> conv(torch.zeros(2, 1, 15, 16)).shape
@@ -24,6 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from graphnet.nn.init import InitSpec, RegSpec, Regularized, initialize_, layer_default_init
+
+# Re-exported from their former home (sampling.py imports `torch_pads` from here).
+from graphnet.nn.padding import Pads as Pads
+from graphnet.nn.padding import Plan as Plan
+from graphnet.nn.padding import conv_plan as conv_plan
+from graphnet.nn.padding import mirror_pad as mirror_pad
+from graphnet.nn.padding import split_zero_pads as split_zero_pads
+from graphnet.nn.padding import torch_pads as torch_pads
 from graphnet.spec import arith
 
 _CONV: dict[int, Callable[..., torch.Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -32,7 +40,6 @@ _CONV_T: dict[int, Callable[..., torch.Tensor]] = {
     2: F.conv_transpose2d,
     3: F.conv_transpose3d,
 }
-Pads = tuple[tuple[int, int], ...]
 
 
 def positive_ints(name: str, value: int | Sequence[int], rank: int) -> tuple[int, ...]:
@@ -66,109 +73,34 @@ def spatial_sizes(module: torch.nn.Module, x: torch.Tensor, spatial_dims: int) -
     return tuple(int(n) for n in x.shape[2:])
 
 
-def torch_pads(pairs: Pads) -> list[int]:
-    """`F.pad`'s argument (last axis first) from `(before, after)` pairs in axis order."""
-    return [p for pair in reversed(pairs) for p in pair]
+class _KernelLayer(Regularized):
+    """The arguments `ConvLayer` and `DeconvLayer` share, checked and normalised in this order.
 
-
-def split_zero_pads(x: torch.Tensor, pairs: Pads) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """Apply zero pads as the conv's own symmetric `padding=` plus at most one `F.pad`.
-
-    Returns the tensor to convolve and the symmetric padding to pass to the conv; negative
-    pads crop. Symmetric pads cost no copy; an asymmetric remainder costs exactly one.
+    Each layer then checks its own and only then draws `weight` and `bias`, so a bad argument
+    raises before any random number is drawn.
     """
-    symmetric = tuple(max(min(before, after), 0) for before, after in pairs)
-    rest = tuple((b - s, a - s) for (b, a), s in zip(pairs, symmetric, strict=True))
-    if any(b or a for b, a in rest):
-        x = F.pad(x, torch_pads(rest))
-    return x, symmetric
+
+    weight: torch.nn.Parameter
+    bias: torch.nn.Parameter | None
+
+    def __init__(
+        self,
+        n_output_chns: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int],
+        *,
+        in_chns: int,
+        spatial_dims: int,
+    ) -> None:
+        super().__init__()
+        self.spatial_dims = check_count("spatial_dims", spatial_dims, (1, 2, 3))
+        self.in_chns = check_count("in_chns", in_chns)
+        self.n_output_chns = check_count("n_output_chns", n_output_chns)
+        self.kernel_size = positive_ints("kernel_size", kernel_size, self.spatial_dims)
+        self.stride = positive_ints("stride", stride, self.spatial_dims)
 
 
-def _mirror_once(x: torch.Tensor, axis: int, width: int, symmetric: bool) -> torch.Tensor:
-    edge = 0 if symmetric else 1  # REFLECT does not repeat the edge voxel
-    n = x.shape[axis]
-    before = x.narrow(axis, edge, width).flip(axis)
-    after = x.narrow(axis, n - edge - width, width).flip(axis)
-    return torch.cat([before, x, after], dim=axis)
-
-
-def mirror_pad(x: torch.Tensor, pads: Sequence[int], *, symmetric: bool) -> torch.Tensor:
-    """TF REFLECT (or SYMMETRIC) pad of `pads[i]` on both sides of spatial axis `i`.
-
-    Like NiftyNet, a pad wider than the tensor is applied in rounds, each at most as wide as
-    the tensor allows (size-1 for REFLECT, size for SYMMETRIC).
-    """
-    edge = 0 if symmetric else 1
-    if not symmetric and all(p < n for p, n in zip(pads, x.shape[2:], strict=False)):
-        return F.pad(x, torch_pads(tuple((p, p) for p in pads)), mode="reflect")
-    shape = tuple(x.shape)
-    for axis, remaining in enumerate(pads, start=2):
-        while remaining > 0:
-            width = min(remaining, x.shape[axis] - edge)
-            if width < 1:  # NiftyNet asserts here: nothing to reflect on a size-1 axis
-                raise ValueError(
-                    "REFLECT padding cannot extend a spatial axis of size 1. "
-                    f"Received: shape={shape}"
-                )
-            x = _mirror_once(x, axis, width, symmetric)
-            remaining -= width
-    return x
-
-
-Plan = tuple[tuple[int, ...], Pads]
-_PLANS: dict[tuple[object, ...], Plan] = {}
-
-
-def conv_plan(
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-    padding: str,
-) -> Plan:
-    """`(mode pads, zero pads)` per axis that make a VALID conv compute `padding`'s output.
-
-    >>> conv_plan((16, 15), (4, 3), (1, 2), (1, 1), "SAME")
-    ((0, 0), ((1, 2), (1, 1)))
-    >>> conv_plan((16,), (4,), (1,), (1,), "REFLECT")
-    ((2,), ((-1, 0),))
-    """
-    # Memoised in eager mode (a few microseconds per call otherwise); a compiler traces the
-    # plain function, so its guards never depend on this dict (nor on an lru_cache wrapper).
-    if torch.compiler.is_compiling():
-        return _conv_plan(sizes, kernel, stride, dilation, padding)
-    key = (sizes, kernel, stride, dilation, padding)
-    plan = _PLANS.get(key)
-    if plan is None:
-        if len(_PLANS) > 4096:  # bounded: many distinct input sizes only cost recomputation
-            _PLANS.clear()
-        plan = _PLANS[key] = _conv_plan(sizes, kernel, stride, dilation, padding)
-    return plan
-
-
-def _conv_plan(
-    sizes: tuple[int, ...],
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    dilation: tuple[int, ...],
-    padding: str,
-) -> Plan:
-    axes = zip(sizes, kernel, stride, dilation, strict=True)
-    if padding == "VALID":
-        extents = tuple(arith.effective_kernel(k, d) for k, d in zip(kernel, dilation, strict=True))
-        if any(n < e for n, e in zip(sizes, extents, strict=True)):
-            raise ValueError(
-                "VALID padding needs every spatial size >= the dilated kernel. "
-                f"Received: sizes={sizes}, dilated kernel={extents}"
-            )
-        return (0,) * len(sizes), ((0, 0),) * len(sizes)
-    if padding == "SAME":
-        return (0,) * len(sizes), tuple(arith.same_pads(n, k, s, d) for n, k, s, d in axes)
-    plans = [arith.extended_pads(n, k, s, d) for n, k, s, d in axes]
-    return tuple(p for p, _, _ in plans), tuple((b, a) for _, b, a in plans)
-
-
-class ConvLayer(Regularized):
+class ConvLayer(_KernelLayer):
     """NiftyNet `ConvLayer`: an N-D convolution with TF padding and an optional bias.
 
     `padding` is SAME, VALID, REFLECT, SYMMETRIC or CONSTANT (filled with `padding_constant`);
@@ -176,8 +108,6 @@ class ConvLayer(Regularized):
     Input `(N, in_chns, *n)`, output `(N, n_output_chns, *out)` with `out` from
     `arith.conv_out`.
     """
-
-    bias: torch.nn.Parameter | None
 
     def __init__(
         self,
@@ -196,13 +126,10 @@ class ConvLayer(Regularized):
         in_chns: int,
         spatial_dims: int,
     ) -> None:
-        super().__init__()
-        rank = check_count("spatial_dims", spatial_dims, (1, 2, 3))
-        self.in_chns = check_count("in_chns", in_chns)
-        self.n_output_chns = check_count("n_output_chns", n_output_chns)
-        self.kernel_size = positive_ints("kernel_size", kernel_size, rank)
-        self.stride = positive_ints("stride", stride, rank)
-        self.dilation = positive_ints("dilation", dilation, rank)
+        super().__init__(
+            n_output_chns, kernel_size, stride, in_chns=in_chns, spatial_dims=spatial_dims
+        )
+        self.dilation = positive_ints("dilation", dilation, self.spatial_dims)
         if max(self.stride) > 1 and max(self.dilation) > 1:  # tf.nn.convolution rejects it
             raise ValueError(
                 "stride > 1 together with dilation > 1 is not supported. "
@@ -210,18 +137,10 @@ class ConvLayer(Regularized):
             )
         self.padding = arith.check_padding(padding)
         self.padding_constant = float(padding_constant)
-        self.spatial_dims = rank
-        self._conv = _CONV[rank]
-        fan = math.prod(self.kernel_size)
-        self.weight = torch.nn.Parameter(torch.empty(n_output_chns, in_chns, *self.kernel_size))
-        initialize_(
-            self.weight,
-            w_initializer,
-            fan_in=fan * in_chns,
-            fan_out=fan * n_output_chns,
-            default=layer_default_init(fan * in_chns),
-        )
-        self.add_regularizer("weight", w_regularizer)
+        self._conv = _CONV[self.spatial_dims]
+        fan_in = math.prod(self.kernel_size) * in_chns
+        shape = (n_output_chns, in_chns, *self.kernel_size)
+        add_weight(self, shape, w_initializer, w_regularizer, default_fan_in=fan_in)
         add_bias(self, with_bias, n_output_chns, b_initializer, b_regularizer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -241,6 +160,34 @@ class ConvLayer(Regularized):
             f"stride={self.stride}, dilation={self.dilation}, padding={self.padding}, "
             f"with_bias={self.bias is not None}"
         )
+
+
+def add_weight(
+    module: Regularized,
+    shape: tuple[int, ...],
+    spec: InitSpec,
+    regularizer: RegSpec,
+    *,
+    default_fan_in: int,
+) -> None:
+    """Register `module.weight` of torch layout `shape` `[A, B, *k]` with its regularizer.
+
+    Initialised from `spec` with TF's fans for the kernel `[*k, B, A]` (`fan_in = B * prod(k)`,
+    `fan_out = A * prod(k)`: a conv's `[C_out, C_in, *k]`, a transposed conv's
+    `[C_in, C_out, *k]`, a dense `[out, in]`), or by default from a truncated normal with std
+    `sqrt(2 / default_fan_in)`.
+    """
+    receptive = math.prod(shape[2:])
+    weight = torch.nn.Parameter(torch.empty(shape))
+    module.weight = weight
+    initialize_(
+        weight,
+        spec,
+        fan_in=shape[1] * receptive,
+        fan_out=shape[0] * receptive,
+        default=layer_default_init(default_fan_in),
+    )
+    module.add_regularizer("weight", regularizer)
 
 
 def add_bias(
@@ -283,14 +230,12 @@ def transposed_conv(
     return y
 
 
-class DeconvLayer(Regularized):
+class DeconvLayer(_KernelLayer):
     """NiftyNet `DeconvLayer`: a transposed convolution with TF's SAME/VALID output sizes.
 
     Input `(N, in_chns, *n)`, output `(N, n_output_chns, *out)`, `out = n*s` (SAME) or
     `n*s + max(k-s, 0)` (VALID). NiftyNet only has 2D and 3D; 1D works the same way here.
     """
-
-    bias: torch.nn.Parameter | None
 
     def __init__(
         self,
@@ -307,25 +252,14 @@ class DeconvLayer(Regularized):
         in_chns: int,
         spatial_dims: int,
     ) -> None:
-        super().__init__()
-        rank = check_count("spatial_dims", spatial_dims, (1, 2, 3))
-        self.in_chns = check_count("in_chns", in_chns)
-        self.n_output_chns = check_count("n_output_chns", n_output_chns)
-        self.kernel_size = positive_ints("kernel_size", kernel_size, rank)
-        self.stride = positive_ints("stride", stride, rank)
-        self.padding = arith.check_padding(padding, arith.DECONV_PADDINGS)
-        self.spatial_dims = rank
-        fan = math.prod(self.kernel_size)
-        self.weight = torch.nn.Parameter(torch.empty(in_chns, n_output_chns, *self.kernel_size))
-        # TF's kernel is [*k, C_out, C_in]: its fan_in counts C_out, NiftyNet's default C_in.
-        initialize_(
-            self.weight,
-            w_initializer,
-            fan_in=fan * n_output_chns,
-            fan_out=fan * in_chns,
-            default=layer_default_init(fan * in_chns),
+        super().__init__(
+            n_output_chns, kernel_size, stride, in_chns=in_chns, spatial_dims=spatial_dims
         )
-        self.add_regularizer("weight", w_regularizer)
+        self.padding = arith.check_padding(padding, arith.DECONV_PADDINGS)
+        # TF's kernel is [*k, C_out, C_in]: its fan_in counts C_out, NiftyNet's default C_in.
+        fan_in = math.prod(self.kernel_size) * in_chns
+        shape = (in_chns, n_output_chns, *self.kernel_size)
+        add_weight(self, shape, w_initializer, w_regularizer, default_fan_in=fan_in)
         add_bias(self, with_bias, n_output_chns, b_initializer, b_regularizer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
