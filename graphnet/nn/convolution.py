@@ -25,7 +25,7 @@ from graphnet.nn.conv import ConvLayer, DeconvLayer
 from graphnet.nn.init import InitSpec, RegSpec
 from graphnet.nn.norm import make_norm, normalize_kind
 
-__all__ = ["ConvolutionLayer", "DeconvolutionLayer", "feature_stages"]
+__all__ = ["ConvolutionLayer", "DeconvolutionLayer", "composite_stages", "feature_stages"]
 
 IntOrSeq = int | Sequence[int]
 
@@ -60,6 +60,33 @@ def feature_stages(
     if keep_prob is not None:
         stages.append(("dropout", ActiLayer("dropout", keep_prob=keep_prob)))
     return stages
+
+
+def composite_stages(
+    core: tuple[str, nn.Module],
+    n_chns: int,
+    feature_normalization: str | None,
+    group_size: int,
+    acti_func: str | None,
+    w_regularizer: RegSpec,
+    moving_decay: float,
+    eps: float,
+    keep_prob: float | None,
+    *,
+    preactivation: bool = False,
+) -> OrderedDict[str, nn.Module]:
+    """A composite layer's stages: the `(name, module)` `core`, then `feature_stages` on
+    `n_chns` channels (before the core with `preactivation`). The options come in the order
+    of the composites' signatures; `w_regularizer` also goes to the norm and PReLU.
+
+    >>> list(composite_stages(("fc", nn.Identity()), 4, None, -1, "relu", None, 0.9, 1e-5, 0.5))
+    ['fc', 'acti', 'dropout']
+    """
+    post = feature_stages(
+        feature_normalization, n_chns, group_size=group_size, acti_func=acti_func,
+        keep_prob=keep_prob, moving_decay=moving_decay, eps=eps, regularizer=w_regularizer,
+    )  # fmt: skip
+    return OrderedDict([*post, core] if preactivation else [core, *post])
 
 
 class ConvolutionLayer(nn.Sequential):
@@ -104,13 +131,12 @@ class ConvolutionLayer(nn.Sequential):
             w_initializer, w_regularizer, b_initializer, b_regularizer, padding_constant,
             in_chns=in_chns, spatial_dims=spatial_dims,
         )  # fmt: skip
-        post = feature_stages(
-            feature_normalization, in_chns if preactivation else n_output_chns,
-            group_size=group_size, acti_func=acti_func, keep_prob=keep_prob,
-            moving_decay=moving_decay, eps=eps, regularizer=w_regularizer,
+        stages = composite_stages(
+            ("conv", conv), in_chns if preactivation else n_output_chns, feature_normalization,
+            group_size, acti_func, w_regularizer, moving_decay, eps, keep_prob,
+            preactivation=preactivation,
         )  # fmt: skip
-        stages = [*post, ("conv", conv)] if preactivation else [("conv", conv), *post]
-        super().__init__(OrderedDict(stages))
+        super().__init__(stages)
         self.preactivation = preactivation
 
 
@@ -150,9 +176,8 @@ class DeconvolutionLayer(nn.Sequential):
             w_initializer, w_regularizer, b_initializer, b_regularizer,
             in_chns=in_chns, spatial_dims=spatial_dims,
         )  # fmt: skip
-        post = feature_stages(
-            feature_normalization, n_output_chns,
-            group_size=group_size, acti_func=acti_func, keep_prob=keep_prob,
-            moving_decay=moving_decay, eps=eps, regularizer=w_regularizer,
+        stages = composite_stages(
+            ("deconv", deconv), n_output_chns, feature_normalization,
+            group_size, acti_func, w_regularizer, moving_decay, eps, keep_prob,
         )  # fmt: skip
-        super().__init__(OrderedDict([("deconv", deconv), *post]))
+        super().__init__(stages)

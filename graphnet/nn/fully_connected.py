@@ -13,15 +13,13 @@ NiftyNet's: truncated normal with std `sqrt(2 / in_chns)`, re-drawn beyond 2 sig
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphnet.nn.conv import add_bias, check_count
-from graphnet.nn.convolution import feature_stages
-from graphnet.nn.init import InitSpec, RegSpec, Regularized, initialize_, layer_default_init
+from graphnet.nn.conv import add_bias, add_weight, check_count
+from graphnet.nn.convolution import composite_stages
+from graphnet.nn.init import InitSpec, RegSpec, Regularized
 
 __all__ = ["FCLayer", "FullyConnectedLayer"]
 
@@ -35,6 +33,7 @@ class FCLayer(Regularized):
     Flattening is channels-first (C slowest), so TF weights need their rows permuted.
     """
 
+    weight: nn.Parameter
     bias: nn.Parameter | None
 
     def __init__(
@@ -52,12 +51,8 @@ class FCLayer(Regularized):
         check_count("in_chns", in_chns)
         check_count("n_output_chns", n_output_chns)
         # TF's kernel is [in, out]: fan_in = in_chns, fan_out = n_output_chns.
-        self.weight = nn.Parameter(torch.empty(n_output_chns, in_chns))
-        initialize_(
-            self.weight, w_initializer, fan_in=in_chns, fan_out=n_output_chns,
-            default=layer_default_init(in_chns),
-        )  # fmt: skip
-        self.add_regularizer("weight", w_regularizer)
+        shape = (n_output_chns, in_chns)
+        add_weight(self, shape, w_initializer, w_regularizer, default_fan_in=in_chns)
         add_bias(self, with_bias, n_output_chns, b_initializer, b_regularizer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,9 +102,8 @@ class FullyConnectedLayer(nn.Sequential):
             n_output_chns, with_bias, w_initializer, w_regularizer, b_initializer, b_regularizer,
             in_chns=in_chns,
         )  # fmt: skip
-        post = feature_stages(
-            feature_normalization, n_output_chns,
-            group_size=group_size, acti_func=acti_func, keep_prob=keep_prob,
-            moving_decay=moving_decay, eps=eps, regularizer=w_regularizer,
+        stages = composite_stages(
+            ("fc", fc), n_output_chns, feature_normalization,
+            group_size, acti_func, w_regularizer, moving_decay, eps, keep_prob,
         )  # fmt: skip
-        super().__init__(OrderedDict([("fc", fc), *post]))
+        super().__init__(stages)
