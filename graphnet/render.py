@@ -74,7 +74,10 @@ def draw(
     source = to_dot(graph, input_shapes=input_shapes, expand=expand).encode("utf-8")
     if suffix != ".dot":
         source = _run_dot(source, suffix[1:], target)
+    if target.parent.exists() and not target.parent.is_dir():
+        raise GraphnetError(f"cannot write '{target}': '{target.parent}' is a file, not a folder")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # as `graphnet compile -o` does
         target.write_bytes(source)
     except OSError as error:
         raise GraphnetError(f"cannot write '{target}': {error.strerror or error}") from None

@@ -169,8 +169,13 @@ def test_bad_output_paths(tmp_path: Path) -> None:
     graph = gn.loads(SUMS)
     with pytest.raises(GraphnetError, match=r"unknown format '\.jpg'; use one of \.svg, \.png"):
         draw(graph, tmp_path / "g.jpg")
-    with pytest.raises(GraphnetError, match=r"cannot write .*nowhere/g\.dot': No such file"):
-        draw(graph, tmp_path / "nowhere" / "g.dot")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(
+        GraphnetError, match=r"cannot write .*a-file/g\.dot': .*a-file' is a file, not"
+    ):
+        draw(graph, blocker / "g.dot")
+    assert draw(graph, tmp_path / "new" / "sub" / "g.dot").is_file()
 
 
 def test_bad_input_shapes_are_graph_errors(tmp_path: Path) -> None:
