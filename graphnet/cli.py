@@ -156,10 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_histogram(sub: Any) -> None:
-    try:
-        from graphnet import cli_histogram
-    except ImportError:  # pragma: no cover - module ships with the package
-        return
+    from graphnet import cli_histogram  # numpy/nibabel only load when the command runs
+
     cli_histogram.add_parser(sub)
 
 

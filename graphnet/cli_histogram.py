@@ -11,15 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from graphnet.histogram import (
-    DEFAULT_CUTOFF,
-    MASK_ALIASES,
-    MASK_TYPES,
-    NORM_TYPES,
-    HistogramError,
-    fit_file,
-    standardise_cutoff,
-)
+from graphnet.spec.normalisation import DEFAULT_CUTOFF, MASK_ALIASES, MASK_TYPES, NORM_TYPES
 
 __all__ = ["add_parser", "run"]
 
@@ -113,6 +105,8 @@ class _ProgressBar:
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Execute `graphnet histogram ...`; returns the exit code."""
+    from graphnet.histogram import HistogramError, fit_file, standardise_cutoff  # numpy, nibabel
+
     names = [name for name, _ in args.modalities]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

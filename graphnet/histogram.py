@@ -29,6 +29,10 @@ import numpy as np
 from scipy import ndimage
 
 from graphnet.errors import GraphnetError, did_you_mean
+from graphnet.spec.normalisation import DEFAULT_CUTOFF as DEFAULT_CUTOFF
+from graphnet.spec.normalisation import MASK_ALIASES as MASK_ALIASES
+from graphnet.spec.normalisation import MASK_TYPES as MASK_TYPES
+from graphnet.spec.normalisation import NORM_TYPES as NORM_TYPES
 
 __all__ = [
     "DEFAULT_CUTOFF",
@@ -48,18 +52,6 @@ __all__ = [
     "write_landmarks",
 ]
 
-MASK_TYPES = ("otsu_plus", "otsu_minus", "threshold_plus", "threshold_minus", "mean_plus")
-MASK_ALIASES = {"thresh_plus": "threshold_plus", "thresh_minus": "threshold_minus"}
-"""The spellings of NiftyNet's documentation, which its code rejects; we accept both."""
-
-NORM_TYPES: dict[str, tuple[int, ...]] = {
-    "percentile": (0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12),  # cutoffs and every decile
-    "quartile": (0, 3, 6, 9, 12),  # cutoffs, quartiles and the median
-    "median": (0, 6, 12),  # cutoffs and the median
-}
-"""Which of the 13 landmarks each `norm_type` maps through."""
-
-DEFAULT_CUTOFF = (0.01, 0.99)
 STANDARD_RANGE = (0.0, 100.0)
 _INNER_PERCENTILES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9)
 _NIFTI_ERRORS = (OSError, ValueError, EOFError, zlib.error, nibabel.filebasedimages.ImageFileError)

@@ -20,6 +20,21 @@ MaskType = Literal[
 ]
 MultimodMask = Literal["and", "or", "all"]
 
+# The tables the fitting code (graphnet.histogram) and the CLI share; kept here, with the
+# specs, so the CLI can build its parser without importing numpy, scipy and nibabel.
+MASK_TYPES = ("otsu_plus", "otsu_minus", "threshold_plus", "threshold_minus", "mean_plus")
+MASK_ALIASES = {"thresh_plus": "threshold_plus", "thresh_minus": "threshold_minus"}
+"""The spellings of NiftyNet's documentation, which its code rejects; we accept both."""
+
+NORM_TYPES: dict[str, tuple[int, ...]] = {
+    "percentile": (0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12),  # cutoffs and every decile
+    "quartile": (0, 3, 6, 9, 12),  # cutoffs, quartiles and the median
+    "median": (0, 6, 12),  # cutoffs and the median
+}
+"""Which of the 13 landmarks each `norm_type` maps through."""
+
+DEFAULT_CUTOFF = (0.01, 0.99)
+
 
 class _Masked(LayerSpec):
     FAMILY: ClassVar[str] = "normalise"
