@@ -91,7 +91,20 @@ def macs(spec: LayerSpec, inputs: ShapeIn, output: Shape) -> int | None:
         return math.prod(n or 0 for n in output) * (inputs[1][1] or 0)
     if kind == "UpSampleLayer" and f["func"] == "CHANNELWISE_DECONV":
         return math.prod(n or 0 for n in first) * _kernel_volume(f, rank)
+    if kind == "CRFAsRNNLayer":
+        return _crf_macs(output, f["T"])
     return 0
+
+
+def _crf_macs(logits: Shape, iterations: int) -> int:
+    """The CRF's matrix products: the exact spatial Gaussian (one `n x n` product per axis,
+    for the normaliser once and for the C classes in every iteration) and the compatibility
+    transform (C x C per voxel and iteration). The bilateral lattice filter is gathers and
+    scatters, not multiply-accumulates."""
+    batch, classes, *spatial = (n or 0 for n in logits)
+    voxels, axis_sum = math.prod(spatial), sum(spatial)
+    per_iteration = batch * classes * voxels * axis_sum + batch * voxels * classes * classes
+    return voxels * axis_sum + iterations * per_iteration
 
 
 def activation_bytes(shape: Shape, itemsize: int = ITEMSIZE) -> int | None:

@@ -159,7 +159,19 @@ ZOO = [
         ],
         [Case({"image": (1, 1, 4, 4, 4)}, {"logits": (1, 4, 4, 4, 4)})],
     ),
+    Network(
+        "segmentation_pipeline",
+        2_250,
+        [
+            Case(
+                {"image": (2, 2, 16, 16, 16), "label": (2, 1, 16, 16, 16)},
+                {"logits": (2, 3, 16, 16, 16), "loss": ()},
+            )
+        ],
+        [Case({"image": (1, 2, 8, 8, 8), "label": (1, 1, 8, 8, 8)}, {"logits": (1, 3, 8, 8, 8)})],
+    ),
 ]
+NOT_NIFTYNET = ("toy_residual", "segmentation_pipeline")  # graphnet's own examples
 BY_NAME = {network.file: network for network in ZOO}
 
 
@@ -197,7 +209,7 @@ def test_example_loads_without_warnings(name: str) -> None:
     assert load(name).warnings == []
 
 
-@pytest.mark.parametrize("name", [n for n in BY_NAME if n != "toy_residual"])
+@pytest.mark.parametrize("name", [n for n in BY_NAME if n not in NOT_NIFTYNET])
 def test_niftynet_example_exposes_the_standard_params(name: str) -> None:
     params = load(name).params
     assert {"n_classes", "in_channels", "spatial_dims"} <= set(params)
