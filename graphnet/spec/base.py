@@ -20,6 +20,8 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from graphnet.spec import arith
+
 Size = int | None
 Shape = tuple[Size, ...]
 OutputShapes = Shape | Mapping[str, Shape]
@@ -213,6 +215,28 @@ def per_axis(sizes: Sequence[Size], rule: Any, *params: Sequence[Any]) -> tuple[
     return tuple(
         None if n is None else rule(n, *(p[i] for p in params)) for i, n in enumerate(sizes)
     )
+
+
+def sliding_window(
+    shape: Shape, padding: str, *, what: str, **params: int | Sequence[int]
+) -> tuple[Size, ...]:
+    """Spatial output of a TF conv/pool window over a 1D-3D input (`params`: kernel_size,
+    stride and optionally dilation, each expanded to the rank); a VALID window larger than
+    the input is a `ShapeError` naming `what`."""
+    rank = require_rank(shape, (1, 2, 3))
+    k, s, *d = (expand_param(v, rank, name) for name, v in params.items())
+    dilation = d[0] if d else (1,) * rank
+    mode = "VALID" if padding == "VALID" else "SAME"
+    spatial = per_axis(
+        shape[2:], lambda n, ki, si, di: arith.conv_out(n, ki, si, di, mode), k, s, dilation
+    )
+    if any(n is not None and n < 1 for n in spatial):
+        dilated = f" (dilation {list(dilation)})" if d else ""
+        raise ShapeError(
+            f"VALID {what} {list(k)}{dilated} is larger than the input's spatial size "
+            f"{list(shape[2:])}"
+        )
+    return spatial
 
 
 def format_shape(shape: Shape) -> str:

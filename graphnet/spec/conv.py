@@ -22,6 +22,7 @@ from graphnet.spec.base import (
     expand_param,
     per_axis,
     require_rank,
+    sliding_window,
 )
 
 ConvPadding = Literal["SAME", "VALID", "REFLECT", "SYMMETRIC", "CONSTANT"]
@@ -92,19 +93,14 @@ class ConvLayer(_Weights):
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
         (shape,) = inputs
-        rank = require_rank(shape, (1, 2, 3))
-        k = expand_param(self.kernel_size, rank, "kernel_size")
-        s = expand_param(self.stride, rank, "stride")
-        d = expand_param(self.dilation, rank, "dilation")
-        pad = "VALID" if self.padding == "VALID" else "SAME"
-        spatial = per_axis(
-            shape[2:], lambda n, ki, si, di: arith.conv_out(n, ki, si, di, pad), k, s, d
+        spatial = sliding_window(
+            shape,
+            self.padding,
+            what="convolution with kernel",
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+            dilation=self.dilation,
         )
-        if any(n is not None and n < 1 for n in spatial):
-            raise ShapeError(
-                f"VALID convolution with kernel {list(k)} (dilation {list(d)}) is larger than the "
-                f"input's spatial size {list(shape[2:])}"
-            )
         self._check_input(shape)
         return (shape[0], self.n_output_chns, *spatial)
 

@@ -7,7 +7,6 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from graphnet.spec import arith
 from graphnet.spec.base import (
     Initializer,
     IntOrList,
@@ -19,6 +18,7 @@ from graphnet.spec.base import (
     expand_param,
     per_axis,
     require_rank,
+    sliding_window,
 )
 
 
@@ -54,17 +54,13 @@ class DownSampleLayer(LayerSpec):
 
     def infer(self, inputs: Sequence[Shape]) -> Shape:
         (shape,) = inputs
-        rank = require_rank(shape, (1, 2, 3))
-        k = expand_param(self.kernel_size, rank, "kernel_size")
-        s = expand_param(self.stride, rank, "stride")
-        spatial = per_axis(
-            shape[2:], lambda n, ki, si: arith.conv_out(n, ki, si, 1, self.padding), k, s
+        spatial = sliding_window(
+            shape,
+            self.padding,
+            what="pooling window",
+            kernel_size=self.kernel_size,
+            stride=self.stride,
         )
-        if any(n is not None and n < 1 for n in spatial):
-            raise ShapeError(
-                f"VALID pooling window {list(k)} is larger than the input's spatial size "
-                f"{list(shape[2:])}"
-            )
         return (*shape[:2], *spatial)
 
 
