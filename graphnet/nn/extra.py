@@ -18,7 +18,7 @@ import torch
 from graphnet.errors import did_you_mean
 from graphnet.nn.conv import check_count, positive_ints, spatial_sizes
 from graphnet.nn.init import InitSpec, RegSpec, Regularized, initialize_, layer_default_init
-from graphnet.nn.sampling import _resize_axis  # TF legacy linear resize along one axis
+from graphnet.nn.sampling import resize_axis
 from graphnet.spec.extra import MAX_MERGED
 
 __all__ = [
@@ -146,7 +146,7 @@ class CropToMatchLayer(torch.nn.Module):
         x = x[(slice(None), slice(None), *window)]
         for axis in reversed(range(rank)):  # TF resizes the last axes first
             if kept[axis] != target[axis]:
-                x = _resize_axis(x, axis + 2, kept[axis], target[axis])
+                x = resize_axis(x, axis + 2, kept[axis], target[axis])
         return x
 
     def extra_repr(self) -> str:
@@ -166,7 +166,7 @@ class LinearUpSampleLayer(torch.nn.Module):
         sizes = spatial_sizes(self, x, self.spatial_dims)
         for axis in reversed(range(self.spatial_dims)):
             if self.factor[axis] != 1:
-                x = _resize_axis(x, axis + 2, sizes[axis], sizes[axis] * self.factor[axis])
+                x = resize_axis(x, axis + 2, sizes[axis], sizes[axis] * self.factor[axis])
         return x
 
     def extra_repr(self) -> str:

@@ -253,14 +253,14 @@ class LinearResizeLayer(torch.nn.Module):
         sizes = spatial_sizes(self, x, self.spatial_dims)
         for axis in reversed(range(self.spatial_dims)):
             if sizes[axis] != self.new_size[axis]:
-                x = _resize_axis(x, axis + 2, sizes[axis], self.new_size[axis])
+                x = resize_axis(x, axis + 2, sizes[axis], self.new_size[axis])
         return x
 
     def extra_repr(self) -> str:
         return f"new_size={self.new_size}"
 
 
-def _resize_axis(x: torch.Tensor, axis: int, n_in: int, n_out: int) -> torch.Tensor:
+def resize_axis(x: torch.Tensor, axis: int, n_in: int, n_out: int) -> torch.Tensor:
     """Legacy linear interpolation along one axis: two gathers and a lerp."""
     scaled = torch.arange(n_out, device=x.device) * n_in  # dst * n_in, exact in integers
     lower = torch.div(scaled, n_out, rounding_mode="floor")
