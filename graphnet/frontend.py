@@ -140,6 +140,7 @@ def open_context(
     if header is None:
         return None, None
     params = evaluate_params(src, header.params, overrides, issues)
+    issues += unused_params(src, header.params)
     if raw_inputs is not None:
         # Inputs may use params (`channels: "${in_channels}"`), so they are checked after them.
         shell["inputs"] = substitute_inputs(src, raw_inputs, params, issues)
@@ -165,6 +166,39 @@ def open_context(
 
     load_imports(ctx, header.imports, root, stack, open_file, issues)
     return ctx, header
+
+
+def unused_params(src: source.Source, declared: Mapping[str, Any]) -> list[Issue]:
+    """Warnings for params that no `${...}` in the file mentions (often a typo elsewhere)."""
+    used: set[str] = set()
+    for text in _strings(src.data):
+        if expr.has_expr(text):
+            try:
+                used |= expr.names_used(text)
+            except expr.ExprError:
+                continue  # reported where the expression is evaluated
+    return [
+        Issue(
+            "unused-param",
+            f"param '{name}' is never used",
+            ("params", name),
+            severity="warning",
+            hint="use it in a ${...} expression or remove it",
+        ).at(src.locate(("params", name)))
+        for name in declared
+        if name not in used
+    ]
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, Mapping):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value)
 
 
 def evaluate_params(

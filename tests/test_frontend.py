@@ -289,7 +289,10 @@ def test_bad_param_in_inputs_is_located() -> None:
     ]
     with pytest.raises(GraphError) as info:
         gn.loads(PARAM_INPUTS.replace("${dims}", "${dimz}"))
-    assert [(i.line, i.column, i.code, i.message) for i in info.value.issues] == [
+    assert [(i.code, i.message) for i in info.value.issues if i.severity == "warning"] == [
+        ("unused-param", "param 'dims' is never used")  # the typo leaves it unused
+    ]
+    assert [(i.line, i.column, i.code, i.message) for i in info.value.errors] == [
         (
             5,
             56,  # the d of dimz
@@ -469,3 +472,15 @@ def test_landmark_file_is_checked_at_validation(write) -> None:  # type: ignore[
     with pytest.raises(GraphError) as info:
         gn.load(write(HEADER + HIST % "../outside.txt", "sub/g.yaml"))
     assert "leads outside the graph's folder" in info.value.issues[0].message
+
+
+def test_unused_param_is_a_warning() -> None:
+    text = (
+        "params: {width: 4, widht: 5}\n"
+        "nodes:\n  c: {type: ConvLayer, inputs: image, n_output_chns: '${width}'}\n"
+        "outputs: {y: c}\n"
+    )
+    graph = gn.loads(HEADER + text)
+    assert [(w.code, w.line, w.column, w.message) for w in graph.warnings] == [
+        ("unused-param", 5, 20, "param 'widht' is never used")
+    ]
