@@ -12,7 +12,6 @@ import torch
 
 from graphnet import nn as gnn
 from graphnet.errors import GraphnetError
-from graphnet.nn import extra as gnn_extra
 from graphnet.spec import conv as conv_spec
 from graphnet.spec.base import LayerSpec, Shape
 from graphnet.spec.layers import LAYER_TYPES
@@ -153,13 +152,13 @@ def _builders() -> dict[str, Builder]:
         "RandomRotationLayer": _augmentation(gnn.RandomRotationLayer),
         "RandomSpatialScalingLayer": _augmentation(gnn.RandomSpatialScalingLayer),
         "CRFAsRNNLayer": _crf,
-        "SoftmaxLayer": _generic(gnn_extra.SoftmaxLayer),
-        "MergeLayer": lambda spec, ctx: gnn_extra.MergeLayer(
+        "SoftmaxLayer": _generic(gnn.SoftmaxLayer),
+        "MergeLayer": lambda spec, ctx: gnn.MergeLayer(
             **spec.fields(), n_inputs=len(ctx.inputs), in_chns=ctx.in_chns
         ),
-        "GlobalPoolLayer": _generic(gnn_extra.GlobalPoolLayer),
-        "CropToMatchLayer": _generic(gnn_extra.CropToMatchLayer),
-        "LinearUpSampleLayer": _generic(gnn_extra.LinearUpSampleLayer),
+        "GlobalPoolLayer": _generic(gnn.GlobalPoolLayer),
+        "CropToMatchLayer": _generic(gnn.CropToMatchLayer),
+        "LinearUpSampleLayer": _generic(gnn.LinearUpSampleLayer),
     }
 
 
